@@ -1,0 +1,70 @@
+"""`hippo index` and `hippo stats`."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import click
+
+from hippo.cli.options import index_option, json_option, quiet_option, resolve_index
+from hippo.config import IndexSettings
+from hippo.extract import extractor_names
+from hippo.indexer import Indexer
+from hippo.stats import index_stats
+
+
+@click.command("index")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@index_option
+@click.option("--extractor", type=click.Choice(extractor_names()), default=None,
+              help="OpenIE extractor for a new index (default: spacy).")
+@click.option("--chunk-words", type=click.IntRange(min=10), default=None,
+              help="Target passage size in words for .txt/.md files (default 120).")
+@click.option("--chunk-overlap", type=click.IntRange(min=0), default=None,
+              help="Sentences shared by neighbouring passages (default 1).")
+@click.option("--synonymy-k", type=click.IntRange(min=0), default=None,
+              help="Nearest entities considered for synonymy edges (default 10).")
+@click.option("--synonymy-threshold", type=click.FloatRange(0.0, 1.0, min_open=True), default=None,
+              help="Cosine similarity needed for a synonymy edge (default 0.8).")
+@quiet_option
+@json_option
+def index_command(
+    paths: tuple[Path, ...], index_dir: Path | None, extractor: str | None, chunk_words: int | None,
+    chunk_overlap: int | None, synonymy_k: int | None, synonymy_threshold: float | None,
+    quiet: bool, as_json: bool,
+) -> None:
+    """Index PATHS (folders searched recursively for .txt .md .json .jsonl, or single files).
+
+    Re-running is incremental: unchanged files are skipped, changed files re-extracted and
+    files deleted from a folder removed from the index.
+    """
+    overrides = {k: v for k, v in {
+        "extractor": extractor, "chunk_words": chunk_words, "chunk_overlap_sentences": chunk_overlap,
+        "synonymy_k": synonymy_k, "synonymy_threshold": synonymy_threshold,
+    }.items() if v is not None}
+    settings = IndexSettings(**overrides) if overrides else None
+    indexer = Indexer(
+        resolve_index(index_dir), settings, quiet=quiet or as_json,
+        warn=lambda message: click.echo(f"warning: {message}", err=True),
+    )
+    report = indexer.run(list(paths))
+    if as_json:
+        click.echo(json.dumps(asdict(report), indent=2))
+    elif not quiet:
+        click.echo(report.summary())
+
+
+@click.command("stats")
+@index_option
+@json_option
+def stats_command(index_dir: Path | None, as_json: bool) -> None:
+    """Counts of documents, passages, entities, facts and edges, and the models used."""
+    stats = index_stats(resolve_index(index_dir))
+    if as_json:
+        click.echo(json.dumps(stats, indent=2))
+        return
+    width = max(len(k) for k in stats)
+    for key, value in stats.items():
+        click.echo(f"{key.replace('_', ' '):<{width}}  {value}")

@@ -1,0 +1,21 @@
+"""Options shared by several commands."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from hippo.config import default_index_dir
+
+index_option = click.option(
+    "--index", "index_dir", type=click.Path(path_type=Path), default=None,
+    help="Index directory (default: $HIPPO_INDEX or ./.hippo).",
+)
+quiet_option = click.option("--quiet", "-q", is_flag=True, help="No progress bars or summaries.")
+json_option = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+
+
+def resolve_index(index_dir: Path | None) -> Path:
+    """The --index value, else the default index directory."""
+    return index_dir if index_dir is not None else default_index_dir()

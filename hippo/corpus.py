@@ -1,0 +1,179 @@
+"""Reading a corpus: finding files, decoding them safely, and cutting them into passages.
+
+JSON and JSONL records with a `text` field (HippoRAG's `[{"title", "text"}]` corpus format)
+are one passage each; a JSON object mapping titles to sentence lists (HippoRAG v1) is read
+too. Plain `.txt` and `.md` documents are split into sentence-aligned passages.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hippo.errors import HippoError
+
+SUPPORTED_SUFFIXES = frozenset({".txt", ".md", ".json", ".jsonl"})
+_SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9À-ÖØ-Þ])|\n\s*\n")
+_HEADING = re.compile(r"^\s{0,3}#{1,6}\s+(.+?)\s*#*\s*$", re.MULTILINE)
+
+
+class BadFileError(HippoError):
+    """One corpus file cannot be read; indexing skips it with this message as a warning."""
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A unit of retrieval: a title and its text, identified by a hash of both."""
+
+    id: str
+    title: str
+    text: str
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """A corpus file found on disk, with the stat values used to detect changes."""
+
+    path: Path
+    size: int
+    mtime_ns: int
+
+
+def passage_id(title: str, text: str) -> str:
+    """Stable content id of a passage: the same title and text always give the same id."""
+    return hashlib.sha1(f"{title}\n{text}".encode()).hexdigest()[:16]
+
+
+def discover(path: Path) -> list[SourceFile]:
+    """Supported files at `path` (a file, or a folder searched recursively), sorted by path."""
+    if not path.exists():
+        raise HippoError(f"{path}: no such file or folder; pass a corpus folder or file")
+    if path.is_file():
+        candidates = [path]
+    else:
+        candidates = [
+            p for p in path.rglob("*")
+            if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
+        ]
+    found = []
+    for file in sorted(candidates):
+        if file.suffix.lower() not in SUPPORTED_SUFFIXES:
+            continue
+        try:
+            stat = file.stat()
+        except FileNotFoundError:
+            continue
+        found.append(SourceFile(file.resolve(), stat.st_size, stat.st_mtime_ns))
+    if path.is_file() and not found:
+        raise HippoError(
+            f"{path}: unsupported file type; use .txt, .md, .json or .jsonl"
+        )
+    return found
+
+
+def decode(path: Path, data: bytes) -> str:
+    """UTF-8 text of a file's bytes, or BadFileError for binary or undecodable content."""
+    if b"\x00" in data[:8192]:
+        raise BadFileError(f"{path}: looks binary (NUL bytes); skipped — remove it or convert to text")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise BadFileError(
+            f"{path}: not valid UTF-8 (byte {err.start}); skipped — convert it, "
+            f"e.g. iconv -f latin1 -t utf-8"
+        ) from None
+    if not text.strip():
+        raise BadFileError(f"{path}: empty file; skipped")
+    return text
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences of `text` by punctuation and blank lines (fast, no model needed)."""
+    return [s.strip() for s in _SENTENCE_END.split(text) if s and s.strip()]
+
+
+def chunk_sentences(sentences: list[str], max_words: int, overlap: int) -> list[str]:
+    """Groups sentences into chunks of at most ~max_words words, sharing `overlap` sentences."""
+    chunks: list[str] = []
+    start = 0
+    while start < len(sentences):
+        end, words = start, 0
+        while end < len(sentences) and (end == start or words + _words(sentences[end]) <= max_words):
+            words += _words(sentences[end])
+            end += 1
+        chunks.append(" ".join(sentences[start:end]))
+        if end >= len(sentences):
+            break
+        start = max(end - overlap, start + 1)
+    return chunks
+
+
+def _words(sentence: str) -> int:
+    return len(sentence.split())
+
+
+def document_title(path: Path, text: str) -> str:
+    """The first Markdown heading, else the file name turned into words."""
+    heading = _HEADING.search(text) if path.suffix.lower() == ".md" else None
+    if heading:
+        return heading.group(1).strip()
+    return re.sub(r"[_\-]+", " ", path.stem).strip() or path.stem
+
+
+def read_passages(path: Path, data: bytes, max_words: int, overlap: int) -> tuple[str, list[Passage]]:
+    """The title and passages of one corpus file's bytes; BadFileError if it cannot be used."""
+    text = decode(path, data)
+    suffix = path.suffix.lower()
+    if suffix in (".json", ".jsonl"):
+        records = _json_records(path, text, suffix == ".jsonl")
+        passages = [_record_passage(path, i, r) for i, r in enumerate(records)]
+        title = path.stem
+    else:
+        title = document_title(path, text)
+        body = _HEADING.sub("", text, count=1) if suffix == ".md" else text
+        chunks = chunk_sentences(split_sentences(body), max_words, overlap)
+        passages = [Passage(passage_id(title, c), title, c) for c in chunks]
+    passages = [p for p in passages if p.text.strip()]
+    if not passages:
+        raise BadFileError(f"{path}: contains no passage text; skipped")
+    return title, passages
+
+
+def _json_records(path: Path, text: str, lines: bool) -> list[dict[str, Any]]:
+    try:
+        if lines:
+            records = [json.loads(line) for line in text.splitlines() if line.strip()]
+        else:
+            loaded = json.loads(text)
+            records = _as_record_list(loaded)
+    except json.JSONDecodeError as err:
+        raise BadFileError(f"{path}: invalid JSON at line {err.lineno}: {err.msg}; skipped") from None
+    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+        raise BadFileError(
+            f'{path}: expected a list of {{"title", "text"}} records (or {{title: [sentences]}}); skipped'
+        )
+    return records
+
+
+def _as_record_list(loaded: Any) -> Any:
+    if isinstance(loaded, dict) and loaded and all(isinstance(v, list) for v in loaded.values()):
+        return [{"title": t, "text": " ".join(map(str, s))} for t, s in loaded.items()]
+    return loaded
+
+
+def _record_passage(path: Path, index: int, record: dict[str, Any]) -> Passage:
+    text = record.get("text")
+    if not isinstance(text, str):
+        raise BadFileError(f'{path}: record {index} has no string "text" field; skipped')
+    title = str(record.get("title") or "").strip()
+    text = text.strip()
+    return Passage(passage_id(title, text), title, text)
+
+
+def content_hash(data: bytes) -> str:
+    """SHA-256 of a file's bytes, used to tell real edits from touched files."""
+    return hashlib.sha256(data).hexdigest()

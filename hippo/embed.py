@@ -1,0 +1,75 @@
+"""Sentence embeddings with sentence-transformers, and cosine top-k search over them."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from functools import cache
+from typing import Any
+
+import numpy as np
+
+from hippo.errors import HippoError
+from hippo.models import embedding_model_path
+
+MAX_SEQ_LENGTH = 256
+
+
+def text_key(text: str) -> str:
+    """Cache key of a string's embedding."""
+    return hashlib.sha1(text.encode()).hexdigest()[:20]
+
+
+class Encoder:
+    """Encodes strings to unit-length float32 vectors with one sentence-transformers model."""
+
+    def __init__(self, model_name: str, batch_size: int = 128) -> None:
+        self.model_name = model_name
+        self.batch_size = batch_size
+        self._model = _load_model(model_name)
+
+    @property
+    def dim(self) -> int:
+        return int(self._model.get_sentence_embedding_dimension())
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray:
+        """(len(texts), dim) float32 array of L2-normalized embeddings."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        vectors = self._model.encode(
+            list(texts), batch_size=self.batch_size, normalize_embeddings=True,
+            convert_to_numpy=True, show_progress_bar=False,
+        )
+        return np.asarray(vectors, dtype=np.float32)
+
+
+@cache
+def _load_model(model_name: str) -> Any:
+    import torch
+    import transformers
+    from sentence_transformers import SentenceTransformer
+
+    transformers.logging.set_verbosity_error()
+    transformers.logging.disable_progress_bar()
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    path = embedding_model_path(model_name)
+    try:
+        model = SentenceTransformer(path, device="cpu", local_files_only=True)
+    except OSError as err:
+        raise HippoError(
+            f"embedding model {model_name!r} not found locally ({err.__class__.__name__}); "
+            "use the bundled all-MiniLM-L6-v2 or a local model folder"
+        ) from None
+    model.max_seq_length = min(model.max_seq_length or MAX_SEQ_LENGTH, MAX_SEQ_LENGTH)
+    return model
+
+
+def top_k(matrix: np.ndarray, query: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Indices and cosine scores of the k rows of `matrix` most similar to `query`, best first."""
+    if matrix.shape[0] == 0 or k <= 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+    scores = matrix @ query
+    k = min(k, scores.shape[0])
+    best = np.argpartition(-scores, k - 1)[:k]
+    order = best[np.argsort(-scores[best], kind="stable")]
+    return order, scores[order]

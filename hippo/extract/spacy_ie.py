@@ -1,0 +1,136 @@
+"""The embedded OpenIE default: spaCy named entities plus dependency-parse triples.
+
+For each verb, its subjects and objects (direct, attribute, passive agent, prepositional)
+become triples `(subject, verb[+preposition], object)`. Arguments are named entities or
+proper-noun phrases; a pronoun or generic "the film"-style subject stands for the passage
+title, which is how encyclopedic passages refer back to their topic.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from hippo.corpus import Passage
+from hippo.extract.base import Extraction, Triple, normalize_entity, normalize_relation
+from hippo.models import load_spacy
+
+_SUBJECT_DEPS = {"nsubj", "nsubjpass"}
+_OBJECT_DEPS = {"dobj", "attr", "oprd", "dative", "acomp"}
+_TITLE_PRONOUNS = {"he", "she", "it", "they", "his", "her", "its", "their", "him", "them"}
+_SKIPPED_ENTITY_LABELS = {"CARDINAL", "ORDINAL", "PERCENT", "QUANTITY", "MONEY"}
+
+
+class SpacyExtractor:
+    """Named entities and dependency triples with `en_core_web_sm` (no LLM needed)."""
+
+    name = "spacy"
+
+    def __init__(self, batch_size: int = 64) -> None:
+        self._nlp = load_spacy()
+        self._batch_size = batch_size
+
+    def extract(self, passages: Sequence[Passage]) -> list[Extraction]:
+        """One Extraction per passage; the title (if any) is always one of its entities."""
+        docs = self._nlp.pipe((p.text for p in passages), batch_size=self._batch_size)
+        return [_extract_doc(doc, p.title) for doc, p in zip(docs, passages, strict=True)]
+
+
+def _extract_doc(doc: Any, title: str) -> Extraction:
+    title_entity = normalize_entity(title) if title else ""
+    entities: dict[str, None] = {}
+    if title_entity:
+        entities[title_entity] = None
+    entity_by_token: dict[int, str] = {}
+    for ent in doc.ents:
+        if ent.label_ in _SKIPPED_ENTITY_LABELS:
+            continue
+        name = _resolve(normalize_entity(ent.text), title_entity)
+        if name:
+            entities[name] = None
+            for token in ent:
+                entity_by_token[token.i] = name
+    triples: dict[Triple, None] = {}
+    for sentence in doc.sents:
+        for verb in (t for t in sentence if t.pos_ in ("VERB", "AUX")):
+            for triple in _verb_triples(verb, entity_by_token, title_entity):
+                triples[triple] = None
+                entities.setdefault(triple.subject, None)
+                entities.setdefault(triple.object, None)
+    return Extraction(entities=tuple(entities), triples=tuple(triples))
+
+
+def _verb_triples(verb: Any, entity_by_token: dict[int, str], title: str) -> Iterator[Triple]:
+    subjects = [_argument(c, entity_by_token, title, subject=True) for c in verb.children
+                if c.dep_ in _SUBJECT_DEPS]
+    if not subjects and verb.dep_ in ("conj", "xcomp", "advcl") and verb.head.pos_ in ("VERB", "AUX"):
+        subjects = [_argument(c, entity_by_token, title, subject=True) for c in verb.head.children
+                    if c.dep_ in _SUBJECT_DEPS]
+    if verb.dep_ in ("acl", "relcl") and verb.head.pos_ in ("PROPN", "NOUN"):
+        subjects.append(_argument(verb.head, entity_by_token, title, subject=True))
+    subjects = [s for s in subjects if s]
+    if not subjects:
+        return
+    lemma = verb.lemma_.lower()
+    for relation, obj in _objects(verb, lemma):
+        name = _argument(obj, entity_by_token, title, subject=False)
+        if not name:
+            continue
+        for subject in subjects:
+            if subject != name:
+                yield Triple(subject, normalize_relation(relation), name)
+
+
+def _objects(verb: Any, lemma: str) -> Iterator[tuple[str, Any]]:
+    for child in verb.children:
+        if child.dep_ in _OBJECT_DEPS:
+            yield lemma, child
+            yield from ((f"{lemma} {p.text.lower()}", o) for p, o in _prepositional(child))
+        elif child.dep_ == "agent":
+            yield from ((f"{lemma} by", o) for o in child.children if o.dep_ == "pobj")
+        elif child.dep_ == "prep":
+            yield from ((f"{lemma} {child.text.lower()}", o) for o in child.children if o.dep_ == "pobj")
+        for conj in (c for c in child.children if c.dep_ == "conj") if child.dep_ in _OBJECT_DEPS else ():
+            yield lemma, conj
+
+
+def _prepositional(noun: Any) -> Iterator[tuple[Any, Any]]:
+    for prep in (c for c in noun.children if c.dep_ == "prep"):
+        for obj in prep.children:
+            if obj.dep_ == "pobj":
+                yield prep, obj
+
+
+def _argument(token: Any, entity_by_token: dict[int, str], title: str, *, subject: bool) -> str:
+    """The entity name a subject/object token stands for, or "" when it names nothing."""
+    if token.i in entity_by_token:
+        return entity_by_token[token.i]
+    return _resolve(_argument_name(token, title, subject=subject), title)
+
+
+def _argument_name(token: Any, title: str, *, subject: bool) -> str:
+    if token.pos_ == "PRON":
+        return title if subject and token.lower_ in _TITLE_PRONOUNS else ""
+    if token.pos_ == "PROPN":
+        span = token.doc[token.left_edge.i:token.i + 1]
+        words = [t.text for t in span if t.pos_ in ("PROPN", "NUM", "ADJ") or t.dep_ == "compound"]
+        return normalize_entity(" ".join(words) or token.text)
+    if token.pos_ == "NOUN" and subject and title and _is_generic_reference(token):
+        return title
+    if token.pos_ == "NUM" and token.ent_type_ in ("DATE",):
+        return normalize_entity(token.text)
+    return ""
+
+
+def _resolve(name: str, title: str) -> str:
+    """A partial mention of the passage title ("Brennan" in "Ada Brennan") means the title."""
+    if title and name and name != title and set(name.split()) <= set(title.split()):
+        return title
+    return name
+
+
+def _is_generic_reference(token: Any) -> bool:
+    """"The film", "the company": a definite common noun, typically naming the page topic."""
+    return any(c.dep_ == "det" and c.lower_ in ("the", "this") for c in token.children) and not any(
+        c.dep_ in ("amod", "compound", "poss", "prep") for c in token.children
+    )

@@ -1,0 +1,103 @@
+"""The knowledge graph, HippoRAG 2 style: entity nodes and passage nodes joined by fact
+edges (subject-object), mention edges (passage-entity) and synonymy edges (entity-entity)."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from collections.abc import Sequence
+
+import numpy as np
+from sklearn.neighbors import NearestNeighbors
+
+from hippo.corpus import Passage
+from hippo.extract.base import Extraction, normalize_entity
+from hippo.store import DerivedRecords
+
+FACT_EDGE, MENTION_EDGE, SYNONYM_EDGE = 0, 1, 2
+
+
+def entity_id(name: str) -> str:
+    """Stable id of a normalized entity name."""
+    return hashlib.sha1(f"entity\n{name}".encode()).hexdigest()[:16]
+
+
+def fact_id(subject: str, relation: str, obj: str) -> str:
+    """Stable id of a (subject, relation, object) triple of names."""
+    return hashlib.sha1(f"fact\n{subject}\t{relation}\t{obj}".encode()).hexdigest()[:16]
+
+
+def derive_records(passages: Sequence[Passage], extractions: dict[str, Extraction]) -> DerivedRecords:
+    """Entities, facts and provenance of the given passages. Each titled passage mentions its
+    title as an entity: encyclopedic questions name page topics, so titles anchor the graph."""
+    entities: dict[str, str] = {}
+    facts: dict[str, tuple[str, str, str]] = {}
+    passage_entities: set[tuple[str, str]] = set()
+    passage_facts: set[tuple[str, str]] = set()
+
+    def add_entity(name: str) -> str:
+        eid = entity_id(name)
+        entities.setdefault(eid, name)
+        return eid
+
+    for passage in passages:
+        extraction = extractions.get(passage.id, Extraction())
+        names = [normalize_entity(passage.title)] if passage.title else []
+        names += list(extraction.entities)
+        for triple in extraction.triples:
+            names += [triple.subject, triple.object]
+            fid = fact_id(triple.subject, triple.relation, triple.object)
+            facts.setdefault(fid, (add_entity(triple.subject), triple.relation, add_entity(triple.object)))
+            passage_facts.add((passage.id, fid))
+        for name in names:
+            if name:
+                passage_entities.add((passage.id, add_entity(name)))
+    return DerivedRecords(entities, facts, sorted(passage_entities), sorted(passage_facts))
+
+
+def synonym_pairs(
+    vectors: np.ndarray, k: int, threshold: float
+) -> list[tuple[int, int, float]]:
+    """(i, j, cosine) for entity pairs i<j among each other's k nearest neighbours with
+    cosine >= threshold. `vectors` must be L2-normalized."""
+    n = vectors.shape[0]
+    if n < 2 or k == 0:
+        return []
+    search = NearestNeighbors(n_neighbors=min(k + 1, n), algorithm="brute", metric="cosine")
+    distances, neighbours = search.fit(vectors).kneighbors(vectors)
+    pairs: dict[tuple[int, int], float] = {}
+    for i, (row_d, row_n) in enumerate(zip(distances, neighbours, strict=True)):
+        for d, j in zip(row_d, row_n, strict=True):
+            similarity = 1.0 - float(d)
+            if j != i and similarity >= threshold:
+                pairs[(min(i, int(j)), max(i, int(j)))] = similarity
+    return [(i, j, s) for (i, j), s in sorted(pairs.items())]
+
+
+def build_edges(
+    passage_ids: Sequence[str],
+    entity_ids: Sequence[str],
+    derived: DerivedRecords,
+    synonyms: Sequence[tuple[int, int, float]],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Undirected edge list (src, dst, weight, kind) over nodes numbered passages first,
+    then entities. Fact edges weigh the number of distinct relations joining the pair."""
+    passage_index = {pid: i for i, pid in enumerate(passage_ids)}
+    offset = len(passage_ids)
+    entity_index = {eid: offset + i for i, eid in enumerate(entity_ids)}
+    fact_pairs = Counter(
+        tuple(sorted((entity_index[s], entity_index[o])))
+        for s, _, o in derived.facts.values() if s != o
+    )
+    rows: list[tuple[int, int, float, int]] = [(a, b, float(w), FACT_EDGE) for (a, b), w in fact_pairs.items()]
+    rows += [
+        (passage_index[pid], entity_index[eid], 1.0, MENTION_EDGE)
+        for pid, eid in derived.passage_entities if pid in passage_index
+    ]
+    rows += [(offset + i, offset + j, s, SYNONYM_EDGE) for i, j, s in synonyms]
+    if not rows:
+        empty = np.zeros(0, dtype=np.int64)
+        return empty, empty.copy(), np.zeros(0), np.zeros(0, dtype=np.int8)
+    src, dst, weight, kind = zip(*rows, strict=True)
+    return (np.asarray(src, dtype=np.int64), np.asarray(dst, dtype=np.int64),
+            np.asarray(weight, dtype=np.float64), np.asarray(kind, dtype=np.int8))

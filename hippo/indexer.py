@@ -1,0 +1,241 @@
+"""The offline indexer: corpus files -> passages -> OpenIE -> embeddings -> graph snapshot.
+
+Each stage commits as it goes, so an interrupted run keeps its work and the next run resumes:
+unchanged files are skipped by size/mtime (then content hash), passages are extracted and
+strings embedded once (keyed by content), and the graph is rebuilt only when records changed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hippo.config import IndexSettings
+from hippo.corpus import BadFileError, Passage, SourceFile, content_hash, discover, read_passages
+from hippo.embed import Encoder, text_key
+from hippo.extract import Extractor, get_extractor
+from hippo.graph import build_edges, derive_records, synonym_pairs
+from hippo.progress import progress_bar
+from hippo.snapshot import GraphSnapshot, save_snapshot, snapshot_exists
+from hippo.store import DocumentRecord, IndexStore
+
+EXTRACT_BATCH = 128
+EMBED_CHUNK = 2048
+
+
+@dataclass
+class IndexReport:
+    """What one indexing run did, with per-stage wall time in seconds."""
+
+    files_seen: int = 0
+    files_changed: int = 0
+    files_unchanged: int = 0
+    files_removed: int = 0
+    warnings: list[str] = field(default_factory=list)
+    passages_extracted: int = 0
+    extraction_failures: int = 0
+    strings_embedded: int = 0
+    graph_rebuilt: bool = False
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        """One line for humans."""
+        parts = [f"{self.files_seen} files ({self.files_changed} new/changed, "
+                 f"{self.files_unchanged} unchanged, {self.files_removed} removed)",
+                 f"{self.passages_extracted} passages extracted",
+                 f"{self.strings_embedded} strings embedded"]
+        if self.extraction_failures:
+            parts.append(f"{self.extraction_failures} extraction failures (re-run retries them)")
+        if self.warnings:
+            parts.append(f"{len(self.warnings)} files skipped")
+        parts.append("graph rebuilt" if self.graph_rebuilt else "graph up to date")
+        return "; ".join(parts)
+
+
+def passage_string(passage: Passage) -> str:
+    """The text embedded for a passage: its title line, then its text."""
+    return f"{passage.title}\n{passage.text}" if passage.title else passage.text
+
+
+class Indexer:
+    """Brings the index at `index_dir` up to date with corpus paths."""
+
+    def __init__(
+        self,
+        index_dir: Path,
+        settings: IndexSettings | None = None,
+        *,
+        quiet: bool = False,
+        extractor_options: dict[str, Any] | None = None,
+        warn: Callable[[str], None] | None = None,
+    ) -> None:
+        self.index_dir = Path(index_dir)
+        self.requested = settings
+        self.quiet = quiet
+        self.extractor_options = extractor_options or {}
+        self.warn = warn or (lambda message: None)
+
+    def run(self, paths: Sequence[Path]) -> IndexReport:
+        """Indexes every supported file under `paths`; removes indexed files that are gone."""
+        found = {Path(p): discover(Path(p)) for p in paths}  # path errors before touching the index
+        report = IndexReport()
+        with IndexStore.open(self.index_dir, settings=self.requested, create=True, write=True) as store:
+            settings = store.settings
+            started = time.perf_counter()
+            for root, files in found.items():
+                self._sync_files(store, root, files, settings, report)
+            report.seconds["read"] = time.perf_counter() - started
+            self._extract(store, settings, report)
+            if store.dirty or not snapshot_exists(self.index_dir):
+                self._rebuild(store, settings, report)
+        return report
+
+    # -- files ------------------------------------------------------------------------------
+
+    def _sync_files(
+        self, store: IndexStore, root: Path, files: list[SourceFile], settings: IndexSettings,
+        report: IndexReport,
+    ) -> None:
+        present: set[str] = set()
+        with progress_bar(len(files), f"reading {root}", "file", self.quiet) as bar:
+            for source in files:
+                doc_id = str(source.path)
+                if self._sync_file(store, source, settings, report):
+                    present.add(doc_id)
+                bar.update(1)
+        report.files_seen += len(present)
+        for doc_id in store.document_ids_under(str(root.resolve())):
+            if doc_id not in present:
+                store.delete_document(doc_id)
+                report.files_removed += 1
+
+    def _sync_file(
+        self, store: IndexStore, source: SourceFile, settings: IndexSettings, report: IndexReport
+    ) -> bool:
+        """Indexes one file if it changed; False if it vanished (so it counts as deleted)."""
+        doc_id = str(source.path)
+        known = store.document(doc_id)
+        if known and (known.size, known.mtime_ns) == (source.size, source.mtime_ns):
+            report.files_unchanged += 1
+            return True
+        try:
+            data = source.path.read_bytes()
+        except FileNotFoundError:
+            self._skip(report, f"{source.path}: vanished while indexing; it is treated as deleted")
+            return False
+        except OSError as err:
+            self._skip(report, f"{source.path}: cannot read ({err.strerror}); skipped")
+            return True
+        digest = content_hash(data)
+        if known and known.sha256 == digest:
+            store.touch_document(doc_id, source.size, source.mtime_ns)
+            report.files_unchanged += 1
+            return True
+        try:
+            title, passages = read_passages(
+                source.path, data, settings.chunk_words, settings.chunk_overlap_sentences
+            )
+        except BadFileError as err:
+            self._skip(report, str(err) + (" (the indexed version is kept)" if known else ""))
+            return True
+        store.replace_document(
+            DocumentRecord(doc_id, title, digest, source.size, source.mtime_ns), passages
+        )
+        report.files_changed += 1
+        return True
+
+    def _skip(self, report: IndexReport, message: str) -> None:
+        report.warnings.append(message)
+        self.warn(message)
+
+    # -- OpenIE -------------------------------------------------------------------------------
+
+    def _extract(self, store: IndexStore, settings: IndexSettings, report: IndexReport) -> None:
+        started = time.perf_counter()
+        pending = store.passages_without_extraction(settings.extractor)
+        if pending:
+            extractor = self._extractor(settings)
+            with progress_bar(len(pending), f"OpenIE ({settings.extractor})", "passage", self.quiet) as bar:
+                for batch in _batches(pending, EXTRACT_BATCH):
+                    results = extractor.extract(batch)
+                    store.save_extractions(settings.extractor, [(p.id, r) for p, r in zip(batch, results, strict=True)])
+                    failures = [(p, r.error) for p, r in zip(batch, results, strict=True) if r.error]
+                    for passage, error in failures:
+                        self.warn(f"passage {passage.id} ({passage.title!r}): extraction failed: {error}")
+                    report.extraction_failures += len(failures)
+                    report.passages_extracted += len(batch) - len(failures)
+                    bar.update(len(batch))
+            if report.passages_extracted:
+                store.mark_dirty(True)
+        report.seconds["extract"] = time.perf_counter() - started
+
+    def _extractor(self, settings: IndexSettings) -> Extractor:
+        return get_extractor(settings.extractor, **self.extractor_options)
+
+    # -- embeddings and graph --------------------------------------------------------------------
+
+    def _rebuild(self, store: IndexStore, settings: IndexSettings, report: IndexReport) -> None:
+        passages = store.passages()
+        derived = derive_records(passages, store.extractions(settings.extractor))
+        entity_ids = sorted(derived.entities)
+        entity_names = [derived.entities[e] for e in entity_ids]
+        fact_ids = sorted(derived.facts)
+        entity_pos = {e: i for i, e in enumerate(entity_ids)}
+        fact_spo = [derived.facts[f] for f in fact_ids]
+        fact_texts = [f"{derived.entities[s]} {r} {derived.entities[o]}" for s, r, o in fact_spo]
+        passage_texts = [passage_string(p) for p in passages]
+
+        started = time.perf_counter()
+        self._embed_missing(store, settings, [*passage_texts, *entity_names, *fact_texts], report)
+        report.seconds["embed"] = time.perf_counter() - started
+
+        started = time.perf_counter()
+        vectors = {
+            name: store.load_embeddings([text_key(t) for t in texts])
+            for name, texts in (("passage", passage_texts), ("entity", entity_names), ("fact", fact_texts))
+        }
+        synonyms = synonym_pairs(vectors["entity"], settings.synonymy_k, settings.synonymy_threshold)
+        src, dst, weight, kind = build_edges([p.id for p in passages], entity_ids, derived, synonyms)
+        snapshot = GraphSnapshot(
+            passage_ids=[p.id for p in passages], entity_ids=entity_ids, entity_names=entity_names,
+            fact_ids=fact_ids, fact_relations=[r for _, r, _ in fact_spo],
+            fact_subject=np.asarray([entity_pos[s] for s, _, _ in fact_spo], dtype=np.int64),
+            fact_object=np.asarray([entity_pos[o] for _, _, o in fact_spo], dtype=np.int64),
+            passage_vectors=vectors["passage"], entity_vectors=vectors["entity"],
+            fact_vectors=vectors["fact"], edge_src=src, edge_dst=dst, edge_weight=weight,
+            edge_kind=kind, info={"embedding_model": settings.embedding_model,
+                                  "extractor": settings.extractor},
+        )
+        store.replace_derived(
+            derived, [(entity_ids[i], entity_ids[j], s) for i, j, s in synonyms]
+        )
+        save_snapshot(self.index_dir, snapshot)
+        store.prune_embeddings({text_key(t) for t in [*passage_texts, *entity_names, *fact_texts]})
+        store.mark_dirty(False)
+        report.graph_rebuilt = True
+        report.seconds["graph"] = time.perf_counter() - started
+
+    def _embed_missing(
+        self, store: IndexStore, settings: IndexSettings, texts: Iterable[str], report: IndexReport
+    ) -> None:
+        """Embeds strings not yet cached, shortest first, committing each chunk."""
+        known = store.embedded_keys()
+        missing = sorted({t for t in texts if text_key(t) not in known}, key=len)
+        if not missing:
+            return
+        encoder = Encoder(settings.embedding_model, settings.embed_batch_size)
+        with progress_bar(len(missing), "embedding", "text", self.quiet) as bar:
+            for chunk in _batches(missing, EMBED_CHUNK):
+                store.save_embeddings([text_key(t) for t in chunk], encoder.encode(chunk))
+                report.strings_embedded += len(chunk)
+                bar.update(len(chunk))
+
+
+def _batches(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]

@@ -1,0 +1,151 @@
+"""The graph snapshot: node lists, vectors and edges that queries load, written atomically.
+
+A snapshot is a folder `snapshot-<generation>/` of .npy files and one JSON file. It is
+written under a temporary name, fsynced, renamed, and only then named in `CURRENT` (itself
+replaced atomically), so a reader never sees a half-written snapshot.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import igraph as ig
+import numpy as np
+import scipy.sparse as sp
+
+from hippo.errors import IndexFormatError
+
+CURRENT_FILE = "CURRENT"
+_ARRAYS = ("passage_vectors", "entity_vectors", "fact_vectors", "fact_subject", "fact_object",
+           "edge_src", "edge_dst", "edge_weight", "edge_kind")
+
+
+@dataclass
+class GraphSnapshot:
+    """Everything retrieval needs besides passage texts. Nodes are numbered passages first
+    (0..P-1), then entities (P..P+E-1)."""
+
+    passage_ids: list[str]
+    entity_ids: list[str]
+    entity_names: list[str]
+    fact_ids: list[str]
+    fact_relations: list[str]
+    fact_subject: np.ndarray  # entity index (0-based among entities) of each fact's subject
+    fact_object: np.ndarray
+    passage_vectors: np.ndarray
+    entity_vectors: np.ndarray
+    fact_vectors: np.ndarray
+    edge_src: np.ndarray
+    edge_dst: np.ndarray
+    edge_weight: np.ndarray
+    edge_kind: np.ndarray
+    info: dict[str, object]
+
+    @property
+    def node_count(self) -> int:
+        return len(self.passage_ids) + len(self.entity_ids)
+
+    def fact_text(self, index: int) -> str:
+        """"subject relation object" of fact `index`."""
+        return (f"{self.entity_names[self.fact_subject[index]]} {self.fact_relations[index]} "
+                f"{self.entity_names[self.fact_object[index]]}")
+
+    @cached_property
+    def adjacency(self) -> sp.csr_matrix:
+        """Symmetric weighted adjacency (node x node) of the undirected graph."""
+        n = self.node_count
+        rows = np.concatenate([self.edge_src, self.edge_dst])
+        cols = np.concatenate([self.edge_dst, self.edge_src])
+        data = np.concatenate([self.edge_weight, self.edge_weight])
+        return sp.csr_matrix((data, (rows, cols)), shape=(n, n))
+
+    @cached_property
+    def igraph(self) -> ig.Graph:
+        """The graph as an undirected, weighted igraph Graph."""
+        graph = ig.Graph(n=self.node_count, edges=np.column_stack([self.edge_src, self.edge_dst]).tolist())
+        graph.es["weight"] = self.edge_weight.tolist()
+        return graph
+
+    @cached_property
+    def entity_passage_counts(self) -> np.ndarray:
+        """How many passages mention each entity (mention edges per entity node)."""
+        mentions = self.edge_kind == 1
+        offset = len(self.passage_ids)
+        return np.bincount(self.edge_dst[mentions] - offset, minlength=len(self.entity_ids))
+
+    @cached_property
+    def entity_index(self) -> dict[str, int]:
+        """Entity name -> entity index."""
+        return {name: i for i, name in enumerate(self.entity_names)}
+
+
+def save_snapshot(root: Path, snapshot: GraphSnapshot) -> Path:
+    """Writes `snapshot` as the index's new current snapshot and removes older ones."""
+    generation = f"snapshot-{time.time_ns()}"
+    staging = root / f".{generation}.tmp"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    for name in _ARRAYS:
+        with open(staging / f"{name}.npy", "wb") as handle:
+            np.save(handle, getattr(snapshot, name))
+            _fsync(handle)
+    records = {
+        "passage_ids": snapshot.passage_ids, "entity_ids": snapshot.entity_ids,
+        "entity_names": snapshot.entity_names, "fact_ids": snapshot.fact_ids,
+        "fact_relations": snapshot.fact_relations, "info": snapshot.info,
+    }
+    with open(staging / "records.json", "w", encoding="utf-8") as handle:
+        json.dump(records, handle, ensure_ascii=False)
+        _fsync(handle)
+    final = root / generation
+    os.replace(staging, final)
+    _write_atomic(root / CURRENT_FILE, generation)
+    for old in root.glob("snapshot-*"):
+        if old.name != generation:
+            shutil.rmtree(old, ignore_errors=True)
+    for stale in root.glob(".snapshot-*.tmp"):
+        shutil.rmtree(stale, ignore_errors=True)
+    return final
+
+
+def load_snapshot(root: Path) -> GraphSnapshot:
+    """The current snapshot of the index at `root` (vectors memory-mapped)."""
+    current = root / CURRENT_FILE
+    if not current.exists():
+        raise IndexFormatError(f"{root}: the index has no graph yet; run `hippo index CORPUS --index {root}`")
+    folder = root / current.read_text().strip()
+    try:
+        with open(folder / "records.json", encoding="utf-8") as handle:
+            records = json.load(handle)
+        arrays = {name: np.load(folder / f"{name}.npy", mmap_mode="r") for name in _ARRAYS}
+    except (OSError, ValueError, KeyError) as err:
+        raise IndexFormatError(f"{folder}: graph snapshot unreadable ({err}); re-run `hippo index`") from None
+    return GraphSnapshot(**records, **arrays)
+
+
+def snapshot_exists(root: Path) -> bool:
+    return (root / CURRENT_FILE).exists()
+
+
+def _fsync(handle: object) -> None:
+    handle.flush()  # type: ignore[attr-defined]
+    os.fsync(handle.fileno())  # type: ignore[attr-defined]
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w", encoding="utf-8") as handle:
+        handle.write(text)
+        _fsync(handle)
+    os.replace(tmp, path)
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)

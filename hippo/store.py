@@ -1,0 +1,437 @@
+"""The index directory's record store: SQLite for documents, passages, OpenIE output,
+entities, facts and the embedding cache.
+
+Every write is a transaction, so a run killed at any point leaves the last committed state;
+an exclusive lock file keeps two indexers from writing one index at once.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+import numpy as np
+
+from hippo.config import IndexSettings
+from hippo.corpus import Passage
+from hippo.errors import HippoError, IndexFormatError
+from hippo.extract.base import Extraction, Triple
+
+FORMAT_VERSION = 1
+DB_NAME = "index.sqlite"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS documents (
+    id TEXT PRIMARY KEY, title TEXT NOT NULL, sha256 TEXT NOT NULL,
+    size INTEGER NOT NULL, mtime_ns INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS passages (id TEXT PRIMARY KEY, title TEXT NOT NULL, text TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS doc_passages (
+    doc_id TEXT NOT NULL, position INTEGER NOT NULL, passage_id TEXT NOT NULL,
+    PRIMARY KEY (doc_id, position));
+CREATE INDEX IF NOT EXISTS doc_passages_by_passage ON doc_passages (passage_id);
+CREATE TABLE IF NOT EXISTS extractions (
+    passage_id TEXT NOT NULL, extractor TEXT NOT NULL, payload TEXT NOT NULL,
+    PRIMARY KEY (passage_id, extractor));
+CREATE TABLE IF NOT EXISTS entities (id TEXT PRIMARY KEY, name TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS facts (
+    id TEXT PRIMARY KEY, subject_id TEXT NOT NULL, relation TEXT NOT NULL, object_id TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS passage_entities (
+    passage_id TEXT NOT NULL, entity_id TEXT NOT NULL, PRIMARY KEY (passage_id, entity_id));
+CREATE TABLE IF NOT EXISTS passage_facts (
+    passage_id TEXT NOT NULL, fact_id TEXT NOT NULL, PRIMARY KEY (passage_id, fact_id));
+CREATE TABLE IF NOT EXISTS synonyms (
+    entity_a TEXT NOT NULL, entity_b TEXT NOT NULL, similarity REAL NOT NULL,
+    PRIMARY KEY (entity_a, entity_b));
+CREATE TABLE IF NOT EXISTS embeddings (key TEXT PRIMARY KEY, vector BLOB NOT NULL);
+"""
+
+
+@dataclass(frozen=True)
+class DocumentRecord:
+    """A corpus file as last indexed."""
+
+    id: str
+    title: str
+    sha256: str
+    size: int
+    mtime_ns: int
+
+
+@dataclass(frozen=True)
+class DerivedRecords:
+    """Entities, facts and provenance computed from the extractions of live passages."""
+
+    entities: dict[str, str]  # id -> name
+    facts: dict[str, tuple[str, str, str]]  # id -> (subject_id, relation, object_id)
+    passage_entities: list[tuple[str, str]]
+    passage_facts: list[tuple[str, str]]
+
+
+class IndexStore:
+    """One index directory's SQLite records. Open with `IndexStore.open`."""
+
+    def __init__(self, root: Path, conn: sqlite3.Connection, lock: IO[str] | None) -> None:
+        self.root = root
+        self._conn = conn
+        self._lock = lock
+
+    # -- opening -------------------------------------------------------------------------
+
+    @classmethod
+    def open(
+        cls, root: Path, *, settings: IndexSettings | None = None, create: bool = False,
+        write: bool = False,
+    ) -> IndexStore:
+        """Opens (or with `create`, creates) the index at `root`.
+
+        `settings` given for an existing index must agree on the embedding model and
+        extractor it was built with. `write` takes the exclusive writer lock.
+        """
+        root = Path(root)
+        db_path = root / DB_NAME
+        if not db_path.exists():
+            if not create:
+                raise IndexFormatError(f"{root}: no hippo index here; run `hippo index CORPUS --index {root}` first")
+            _check_creatable(root)
+        if write or create:
+            _check_writable(root)
+        lock = _take_lock(root) if (write or create) else None
+        try:
+            conn = sqlite3.connect(db_path, timeout=30, isolation_level=None)
+            store = cls(root, conn, lock)
+            store._prepare(settings, create)
+        except sqlite3.DatabaseError as err:
+            if lock:
+                lock.close()
+            raise IndexFormatError(
+                f"{db_path}: not a readable hippo index ({err}); delete {root} and re-index"
+            ) from None
+        return store
+
+    def _prepare(self, settings: IndexSettings | None, create: bool) -> None:
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        tables = {r[0] for r in self._conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        if "meta" not in tables:
+            if tables or not create:
+                raise IndexFormatError(f"{self.root}: this SQLite file is not a hippo index; use another --index")
+            with self.transaction():
+                self._create_schema(settings or IndexSettings())
+            return
+        version = int(self.meta("format_version") or 0)
+        if version > FORMAT_VERSION:
+            raise IndexFormatError(
+                f"{self.root}: made by a newer hippo (index format {version} > {FORMAT_VERSION}); "
+                "upgrade hippo or use another --index"
+            )
+        if settings is not None:
+            self._check_compatible(settings)
+
+    def _create_schema(self, settings: IndexSettings) -> None:
+        for statement in _SCHEMA.strip().split(";"):
+            if statement.strip():
+                self._conn.execute(statement)
+        self.set_meta("format_version", str(FORMAT_VERSION))
+        self.set_meta("settings", json.dumps(settings.to_dict()))
+
+    def _check_compatible(self, settings: IndexSettings) -> None:
+        built = self.settings
+        for name in ("embedding_model", "extractor"):
+            have, want = getattr(built, name), getattr(settings, name)
+            if have != want:
+                raise IndexFormatError(
+                    f"{self.root}: built with {name.replace('_', ' ')} {have!r}, not {want!r}; "
+                    "use another --index for a different model"
+                )
+
+    def close(self) -> None:
+        """Closes the database and releases the writer lock."""
+        self._conn.close()
+        if self._lock:
+            self._lock.close()
+            self._lock = None
+
+    def __enter__(self) -> IndexStore:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE ... COMMIT, rolled back on any exception (Ctrl-C included)."""
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._conn
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
+
+    # -- meta ------------------------------------------------------------------------------
+
+    def meta(self, key: str) -> str | None:
+        row = self._conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self._conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
+
+    @property
+    def settings(self) -> IndexSettings:
+        """The settings recorded when the index was created."""
+        return IndexSettings.from_dict(json.loads(self.meta("settings") or "{}"))
+
+    @property
+    def dirty(self) -> bool:
+        """True when records changed after the last complete graph snapshot."""
+        return self.meta("dirty") == "1"
+
+    def mark_dirty(self, dirty: bool) -> None:
+        with self.transaction():
+            self.set_meta("dirty", "1" if dirty else "0")
+
+    # -- documents and passages --------------------------------------------------------------
+
+    def document(self, doc_id: str) -> DocumentRecord | None:
+        row = self._conn.execute(
+            "SELECT id, title, sha256, size, mtime_ns FROM documents WHERE id=?", (doc_id,)
+        ).fetchone()
+        return DocumentRecord(*row) if row else None
+
+    def document_ids_under(self, prefix: str) -> list[str]:
+        """Ids (absolute paths) of indexed documents at or below `prefix`."""
+        rows = self._conn.execute(
+            "SELECT id FROM documents WHERE id = ? OR substr(id, 1, ?) = ?",
+            (prefix, len(prefix) + 1, prefix.rstrip("/") + "/"),
+        )
+        return [r[0] for r in rows]
+
+    def touch_document(self, doc_id: str, size: int, mtime_ns: int) -> None:
+        """Records new stat values for a file whose content did not change."""
+        with self.transaction():
+            self._conn.execute("UPDATE documents SET size=?, mtime_ns=? WHERE id=?", (size, mtime_ns, doc_id))
+
+    def replace_document(self, doc: DocumentRecord, passages: Sequence[Passage]) -> None:
+        """Stores a document and its passages, replacing what it had before, atomically."""
+        with self.transaction() as conn:
+            self._drop_document(doc.id)
+            conn.execute(
+                "INSERT INTO documents(id, title, sha256, size, mtime_ns) VALUES (?,?,?,?,?)",
+                (doc.id, doc.title, doc.sha256, doc.size, doc.mtime_ns),
+            )
+            conn.executemany(
+                "INSERT OR IGNORE INTO passages(id, title, text) VALUES (?,?,?)",
+                [(p.id, p.title, p.text) for p in passages],
+            )
+            conn.executemany(
+                "INSERT INTO doc_passages(doc_id, position, passage_id) VALUES (?,?,?)",
+                [(doc.id, i, p.id) for i, p in enumerate(passages)],
+            )
+            self.set_meta("dirty", "1")
+
+    def delete_document(self, doc_id: str) -> None:
+        """Removes a document and the passages no other document holds."""
+        with self.transaction():
+            self._drop_document(doc_id)
+            self.set_meta("dirty", "1")
+
+    def _drop_document(self, doc_id: str) -> None:
+        conn = self._conn
+        conn.execute("DELETE FROM documents WHERE id=?", (doc_id,))
+        conn.execute("DELETE FROM doc_passages WHERE doc_id=?", (doc_id,))
+        conn.execute(
+            "DELETE FROM passages WHERE id NOT IN (SELECT passage_id FROM doc_passages)"
+        )
+
+    def passages(self, ids: Iterable[str] | None = None) -> list[Passage]:
+        """Passages by id (missing ids are left out), or all of them in id order."""
+        if ids is None:
+            rows = self._conn.execute("SELECT id, title, text FROM passages ORDER BY id")
+            return [Passage(*r) for r in rows]
+        found = {}
+        for chunk in _chunks(list(ids), 500):
+            marks = ",".join("?" * len(chunk))
+            for row in self._conn.execute(f"SELECT id, title, text FROM passages WHERE id IN ({marks})", chunk):
+                found[row[0]] = Passage(*row)
+        return [found[i] for i in ids if i in found]
+
+    def passage_documents(self) -> list[tuple[str, str]]:
+        """(document id, passage id) pairs for every live passage."""
+        return list(self._conn.execute("SELECT DISTINCT doc_id, passage_id FROM doc_passages"))
+
+    def documents(self) -> list[DocumentRecord]:
+        rows = self._conn.execute("SELECT id, title, sha256, size, mtime_ns FROM documents ORDER BY id")
+        return [DocumentRecord(*r) for r in rows]
+
+    # -- extractions ---------------------------------------------------------------------------
+
+    def passages_without_extraction(self, extractor: str) -> list[Passage]:
+        rows = self._conn.execute(
+            "SELECT p.id, p.title, p.text FROM passages p LEFT JOIN extractions e "
+            "ON e.passage_id = p.id AND e.extractor = ? WHERE e.passage_id IS NULL ORDER BY p.id",
+            (extractor,),
+        )
+        return [Passage(*r) for r in rows]
+
+    def save_extractions(self, extractor: str, results: Sequence[tuple[str, Extraction]]) -> None:
+        """Stores successful extractions; failed ones are not stored, so a re-run retries them."""
+        rows = [(pid, extractor, _encode_extraction(x)) for pid, x in results if x.error is None]
+        with self.transaction() as conn:
+            conn.executemany(
+                "INSERT OR REPLACE INTO extractions(passage_id, extractor, payload) VALUES (?,?,?)", rows
+            )
+
+    def extractions(self, extractor: str) -> dict[str, Extraction]:
+        """Extractions of live passages by passage id."""
+        rows = self._conn.execute(
+            "SELECT e.passage_id, e.payload FROM extractions e JOIN passages p ON p.id = e.passage_id "
+            "WHERE e.extractor = ?",
+            (extractor,),
+        )
+        return {pid: _decode_extraction(payload) for pid, payload in rows}
+
+    # -- embeddings cache ----------------------------------------------------------------------
+
+    def embedded_keys(self) -> set[str]:
+        return {r[0] for r in self._conn.execute("SELECT key FROM embeddings")}
+
+    @property
+    def embedding_dim(self) -> int:
+        """Width of the stored vectors (0 before anything was embedded)."""
+        return int(self.meta("embedding_dim") or 0)
+
+    def save_embeddings(self, keys: Sequence[str], vectors: np.ndarray) -> None:
+        rows = [(k, np.asarray(v, dtype=np.float32).tobytes()) for k, v in zip(keys, vectors, strict=True)]
+        with self.transaction() as conn:
+            conn.executemany("INSERT OR REPLACE INTO embeddings(key, vector) VALUES (?, ?)", rows)
+            self.set_meta("embedding_dim", str(vectors.shape[1]))
+
+    def load_embeddings(self, keys: Sequence[str]) -> np.ndarray:
+        """Vectors for `keys` in order; KeyError naming the first missing key."""
+        out = np.empty((len(keys), self.embedding_dim), dtype=np.float32)
+        position = {k: i for i, k in enumerate(keys)}
+        seen = 0
+        for chunk in _chunks(list(position), 900):
+            marks = ",".join("?" * len(chunk))
+            for key, blob in self._conn.execute(
+                f"SELECT key, vector FROM embeddings WHERE key IN ({marks})", chunk
+            ):
+                out[position[key]] = np.frombuffer(blob, dtype=np.float32)
+                seen += 1
+        if seen != len(position):
+            missing = next(k for k in position if not self._has_embedding(k))
+            raise KeyError(missing)
+        return out
+
+    def _has_embedding(self, key: str) -> bool:
+        return self._conn.execute("SELECT 1 FROM embeddings WHERE key=?", (key,)).fetchone() is not None
+
+    def prune_embeddings(self, keep: set[str]) -> int:
+        """Deletes cached vectors not in `keep`; returns how many were removed."""
+        stale = [k for k in self.embedded_keys() if k not in keep]
+        with self.transaction() as conn:
+            conn.executemany("DELETE FROM embeddings WHERE key=?", [(k,) for k in stale])
+        return len(stale)
+
+    # -- derived records -------------------------------------------------------------------------
+
+    def replace_derived(self, derived: DerivedRecords, synonyms: Sequence[tuple[str, str, float]]) -> None:
+        """Replaces entities, facts, provenance and synonymy in one transaction, and drops
+        extractions of passages that no longer exist."""
+        with self.transaction() as conn:
+            for table in ("entities", "facts", "passage_entities", "passage_facts", "synonyms"):
+                conn.execute(f"DELETE FROM {table}")
+            conn.executemany("INSERT INTO entities(id, name) VALUES (?,?)", derived.entities.items())
+            conn.executemany(
+                "INSERT INTO facts(id, subject_id, relation, object_id) VALUES (?,?,?,?)",
+                [(fid, *spo) for fid, spo in derived.facts.items()],
+            )
+            conn.executemany("INSERT INTO passage_entities VALUES (?,?)", derived.passage_entities)
+            conn.executemany("INSERT INTO passage_facts VALUES (?,?)", derived.passage_facts)
+            conn.executemany("INSERT INTO synonyms VALUES (?,?,?)", synonyms)
+            conn.execute("DELETE FROM extractions WHERE passage_id NOT IN (SELECT id FROM passages)")
+
+    def entities(self) -> dict[str, str]:
+        return dict(self._conn.execute("SELECT id, name FROM entities"))
+
+    def facts(self) -> dict[str, tuple[str, str, str]]:
+        return {r[0]: (r[1], r[2], r[3]) for r in self._conn.execute("SELECT * FROM facts")}
+
+    def passage_entities(self) -> list[tuple[str, str]]:
+        return list(self._conn.execute("SELECT passage_id, entity_id FROM passage_entities"))
+
+    def passage_facts(self) -> list[tuple[str, str]]:
+        return list(self._conn.execute("SELECT passage_id, fact_id FROM passage_facts"))
+
+    def synonyms(self) -> list[tuple[str, str, float]]:
+        return list(self._conn.execute("SELECT entity_a, entity_b, similarity FROM synonyms"))
+
+    def counts(self) -> dict[str, int]:
+        """Row counts of the main tables."""
+        tables = ("documents", "passages", "entities", "facts", "passage_entities", "synonyms")
+        counts = {t: self._conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in tables}
+        extractions = self.extractions(self.settings.extractor)
+        counts["passages_without_triples"] = counts["passages"] - sum(
+            1 for x in extractions.values() if x.triples
+        )
+        counts["extraction_repairs"] = sum(x.repairs for x in extractions.values())
+        return counts
+
+
+def _encode_extraction(extraction: Extraction) -> str:
+    return json.dumps({
+        "entities": list(extraction.entities),
+        "triples": [[t.subject, t.relation, t.object] for t in extraction.triples],
+        "repairs": extraction.repairs,
+    })
+
+
+def _decode_extraction(payload: str) -> Extraction:
+    data = json.loads(payload)
+    return Extraction(
+        entities=tuple(data["entities"]),
+        triples=tuple(Triple(*t) for t in data["triples"]),
+        repairs=int(data.get("repairs", 0)),
+    )
+
+
+def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def _check_creatable(root: Path) -> None:
+    if root.exists() and not root.is_dir():
+        raise HippoError(f"--index {root}: exists and is not a directory; choose another --index")
+    if root.is_dir() and any(p.name not in {".lock"} for p in root.iterdir()):
+        raise IndexFormatError(f"{root}: not empty and not a hippo index; choose another --index")
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise HippoError(f"--index {root}: cannot create it ({err.strerror}); choose another --index") from None
+
+
+def _check_writable(root: Path) -> None:
+    if not os.access(root, os.W_OK) or (
+        (root / DB_NAME).exists() and not os.access(root / DB_NAME, os.W_OK)
+    ):
+        raise HippoError(f"{root}: index directory is read-only; fix its permissions or choose another --index")
+
+
+def _take_lock(root: Path) -> IO[str]:
+    handle = open(root / ".lock", "a")  # noqa: SIM115 - held open for the store's lifetime
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise HippoError(f"{root}: another hippo process is writing this index; wait for it to finish") from None
+    return handle
