@@ -6,10 +6,11 @@ import sys
 
 import click
 
+from hippo.cli.ask import ask_command
 from hippo.cli.index import index_command, stats_command
 from hippo.errors import HippoError
 
-COMMANDS: list[click.Command] = [index_command, stats_command]
+COMMANDS: list[click.Command] = [index_command, stats_command, ask_command]
 
 
 class _FriendlyGroup(click.Group):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -19,3 +21,15 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print machin
 def resolve_index(index_dir: Path | None) -> Path:
     """The --index value, else the default index directory."""
     return index_dir if index_dir is not None else default_index_dir()
+
+
+def llm_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Adds --llm and --llm-model (also read from HIPPO_LLM / HIPPO_LLM_MODEL)."""
+    command = click.option(
+        "--llm-model", envvar="HIPPO_LLM_MODEL", default=None,
+        help="Model name at an OpenAI-compatible endpoint (default: the first one it lists).",
+    )(command)
+    return click.option(
+        "--llm", envvar="HIPPO_LLM", default=None,
+        help="LLM: 'local' (bundled SmolLM2), http://HOST:PORT/v1 (OpenAI-compatible) or vllm:MODEL.",
+    )(command)
