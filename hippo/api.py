@@ -1,0 +1,150 @@
+"""The Python pipeline API: index a corpus, retrieve passages, ask for cited answers."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hippo.config import IndexSettings, default_index_dir
+from hippo.indexer import Indexer, IndexReport
+from hippo.pipeline import DEFAULT_PIPELINE, Pipeline, load_pipeline
+from hippo.stages import RetrievalContext, RetrievalState
+from hippo.store import IndexStore
+
+
+@dataclass(frozen=True)
+class RetrievedPassage:
+    """A ranked passage."""
+
+    id: str
+    title: str
+    text: str
+    score: float
+
+
+@dataclass
+class Retrieval:
+    """The ranked passages for a question and what each stage did."""
+
+    question: str
+    passages: list[RetrievedPassage]
+    trace: list[dict[str, Any]] = field(default_factory=list)
+
+
+@dataclass
+class Answer(Retrieval):
+    """A retrieval plus the reader's answer; `note` says why `answer` is None."""
+
+    answer: str | None = None
+    citations: list[int] = field(default_factory=list)
+    note: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape printed by `hippo ask --json`."""
+        return {
+            "question": self.question,
+            "answer": self.answer,
+            "citations": self.citations,
+            "note": self.note,
+            "passages": [vars(p) for p in self.passages],
+            "trace": self.trace,
+        }
+
+
+Document = dict[str, str]
+
+
+class Hippo:
+    """One index directory and the models to search it; models load once, on first use.
+
+    >>> h = Hippo(".hippo")                                # doctest: +SKIP
+    >>> h.index(["data/sample"])                           # doctest: +SKIP
+    >>> h.retrieve("Where was the director of The Silent Tide born?").passages[0].title  # doctest: +SKIP
+    """
+
+    def __init__(
+        self, index_dir: str | Path | None = None, *, llm: str | None = None, llm_model: str | None = None,
+        settings: IndexSettings | None = None, quiet: bool = True,
+    ) -> None:
+        self.index_dir = Path(index_dir) if index_dir is not None else default_index_dir()
+        self.llm = llm
+        self.llm_model = llm_model
+        self.settings = settings
+        self.quiet = quiet
+        self._context: RetrievalContext | None = None
+        self._pipelines: dict[str, Pipeline] = {}
+
+    def index(self, sources: Iterable[str | Path | Document]) -> IndexReport:
+        """Indexes files/folders, or in-memory documents given as {"title", "text"} dicts
+        (written to a JSONL file inside the index so re-indexing them is incremental)."""
+        paths: list[Path] = []
+        documents: list[Document] = []
+        for source in sources:
+            if isinstance(source, dict):
+                documents.append({"title": str(source.get("title", "")), "text": str(source["text"])})
+            else:
+                paths.append(Path(source))
+        if documents:
+            paths.append(self._write_documents(documents))
+        extractor_options = {"llm": self.llm, "llm_model": self.llm_model} if self.llm else {}
+        indexer = Indexer(self.index_dir, self.settings, quiet=self.quiet, extractor_options=extractor_options)
+        report = indexer.run(paths)
+        self._context = None
+        return report
+
+    def retrieve(self, question: str, pipeline: str = DEFAULT_PIPELINE, top_k: int = 10) -> Retrieval:
+        """The `top_k` passages for `question` (no reader)."""
+        return self.retrieve_many([question], pipeline, top_k)[0]
+
+    def retrieve_many(
+        self, questions: Sequence[str], pipeline: str = DEFAULT_PIPELINE, top_k: int = 10
+    ) -> list[Retrieval]:
+        """Retrieval for many questions at once (batched PPR)."""
+        states = self._pipeline(pipeline).run_batch(list(questions), self.context, retrieve_only=True)
+        return [Retrieval(s.question, self._passages(s, top_k), s.trace) for s in states]
+
+    def ask(self, question: str, pipeline: str = DEFAULT_PIPELINE, top_k: int = 5) -> Answer:
+        """Retrieves and has the reader answer with citations; without an LLM the answer is
+        None and `note` says why."""
+        return self.ask_many([question], pipeline, top_k)[0]
+
+    def ask_many(self, questions: Sequence[str], pipeline: str = DEFAULT_PIPELINE, top_k: int = 5) -> list[Answer]:
+        """Answers for many questions, models loaded once."""
+        states = self._pipeline(pipeline).run_batch(list(questions), self.context)
+        return [self._answer(s, top_k) for s in states]
+
+    @property
+    def context(self) -> RetrievalContext:
+        """The loaded index (reloaded after `index`)."""
+        if self._context is None:
+            self._context = RetrievalContext(self.index_dir, self.llm, self.llm_model)
+        return self._context
+
+    def _pipeline(self, name: str) -> Pipeline:
+        if name not in self._pipelines:
+            self._pipelines[name] = load_pipeline(name)
+        return self._pipelines[name]
+
+    def _passages(self, state: RetrievalState, top_k: int) -> list[RetrievedPassage]:
+        ranked = state.ranking[:top_k]
+        passages = self.context.passages([i for i, _ in ranked])
+        return [RetrievedPassage(p.id, p.title, p.text, score) for p, (_, score) in zip(passages, ranked, strict=True)
+                if p is not None]
+
+    def _answer(self, state: RetrievalState, top_k: int) -> Answer:
+        return Answer(state.question, self._passages(state, top_k), state.trace,
+                      answer=state.answer, citations=state.citations, note=state.note)
+
+    def _write_documents(self, documents: list[Document]) -> Path:
+        """Saves in-memory documents as a JSONL file named by its content, inside the index."""
+        IndexStore.open(self.index_dir, settings=self.settings, create=True, write=True).close()
+        body = "".join(json.dumps(d, ensure_ascii=False) + "\n" for d in documents)
+        path = self.index_dir / "documents" / f"{hashlib.sha1(body.encode()).hexdigest()[:16]}.jsonl"
+        if not path.exists():
+            path.parent.mkdir(exist_ok=True)
+            path.write_text(body, encoding="utf-8")
+        return path

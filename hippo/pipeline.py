@@ -1,0 +1,103 @@
+"""Pipelines: declarative lists of stages in TOML (`pipelines/NAME.toml`), loaded by name.
+
+A spec looks like::
+
+    description = "HippoRAG 2: link facts and entities, PPR over the graph, read"
+    [[stages]]
+    type = "link"
+    top_facts = 5
+
+Each `[[stages]]` table names a registered stage by `type`; its other keys override that
+stage's settings. Names are looked up in $HIPPO_PIPELINES (folders, `:`-separated), then in
+the `pipelines/` folder shipped with hippo; a path to a .toml file works too.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hippo.errors import HippoError
+from hippo.stages import RetrievalContext, RetrievalState, Stage, stage_class
+
+DEFAULT_PIPELINE = "hipporag2"
+BUILTIN_DIR = Path(__file__).resolve().parent.parent / "pipelines"
+
+
+@dataclass
+class Pipeline:
+    """A named sequence of configured stages."""
+
+    name: str
+    stages: list[Stage]
+    description: str = ""
+    settings: list[dict[str, Any]] = field(default_factory=list)
+
+    def run(self, question: str, ctx: RetrievalContext, retrieve_only: bool = False) -> RetrievalState:
+        """Runs every stage (all but answering ones with `retrieve_only`) on one question."""
+        return self.run_batch([question], ctx, retrieve_only)[0]
+
+    def run_batch(
+        self, questions: list[str], ctx: RetrievalContext, retrieve_only: bool = False
+    ) -> list[RetrievalState]:
+        """Runs the stages over many questions, stage by stage, so batched kernels apply."""
+        for question in questions:
+            if not question.strip():
+                raise HippoError("the question is empty; ask something")
+        states = [RetrievalState(question=q.strip()) for q in questions]
+        for stage in self.stages:
+            if not (retrieve_only and stage.answers):
+                states = stage.run_batch(states, ctx)
+        return states
+
+
+def pipeline_dirs() -> list[Path]:
+    """Folders searched for pipeline specs, first match wins."""
+    extra = [Path(p) for p in os.environ.get("HIPPO_PIPELINES", "").split(":") if p]
+    return [*extra, BUILTIN_DIR]
+
+
+def available_pipelines() -> list[str]:
+    """Names of the pipeline specs that can be loaded by name."""
+    return sorted({p.stem for d in pipeline_dirs() if d.is_dir() for p in d.glob("*.toml")})
+
+
+def load_pipeline(name_or_path: str = DEFAULT_PIPELINE) -> Pipeline:
+    """The pipeline named `name_or_path` (or read from that .toml file), validated."""
+    path = _find_spec(name_or_path)
+    try:
+        spec = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise HippoError(f"{path}: malformed pipeline file ({err}); fix the TOML") from None
+    tables = spec.get("stages")
+    if not isinstance(tables, list) or not tables or not all(isinstance(t, dict) for t in tables):
+        raise HippoError(f"{path}: a pipeline needs one or more [[stages]] tables")
+    stages = []
+    for position, table in enumerate(tables, 1):
+        settings = dict(table)
+        kind = settings.pop("type", None)
+        if not isinstance(kind, str):
+            raise HippoError(f"{path}: stage {position} has no `type = \"...\"`")
+        try:
+            stages.append(stage_class(kind)(**settings))
+        except HippoError as err:
+            raise HippoError(f"{path}: {err}") from None
+    return Pipeline(path.stem, stages, str(spec.get("description", "")), tables)
+
+
+def _find_spec(name_or_path: str) -> Path:
+    candidate = Path(name_or_path)
+    if candidate.suffix == ".toml":
+        if not candidate.is_file():
+            raise HippoError(f"--pipeline {name_or_path}: no such file")
+        return candidate
+    for folder in pipeline_dirs():
+        path = folder / f"{name_or_path}.toml"
+        if path.is_file():
+            return path
+    raise HippoError(
+        f"--pipeline {name_or_path!r} is unknown; available: {', '.join(available_pipelines()) or 'none'}"
+    )
