@@ -7,10 +7,11 @@ import sys
 import click
 
 from hippo.cli.ask import ask_command
+from hippo.cli.eval import bench_command, eval_command
 from hippo.cli.index import index_command, stats_command
 from hippo.errors import HippoError
 
-COMMANDS: list[click.Command] = [index_command, stats_command, ask_command]
+COMMANDS: list[click.Command] = [index_command, stats_command, ask_command, eval_command, bench_command]
 
 
 class _FriendlyGroup(click.Group):

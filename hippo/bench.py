@@ -1,0 +1,141 @@
+"""`hippo bench`: indexing throughput per stage, warm query latency per pipeline, PPR time
+per query, peak memory and index size on disk."""
+
+from __future__ import annotations
+
+import resource
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from hippo.indexer import IndexReport
+from hippo.stats import index_stats
+from hippo.store import IndexStore
+
+INDEX_STAGES = ("read", "extract", "embed", "graph")
+
+
+class _Retrieval(Protocol):
+    trace: list[dict[str, Any]]
+
+
+class Benchable(Protocol):
+    """What the benchmark needs from `hippo.api.Hippo`."""
+
+    def retrieve(self, question: str, pipeline: str = ..., top_k: int = ...) -> _Retrieval:
+        ...
+
+
+@dataclass
+class LatencyStats:
+    """Per-query wall time of one pipeline, models warm, in milliseconds."""
+
+    queries: int
+    p50_ms: float
+    p95_ms: float
+    mean_ms: float
+    ppr_ms_mean: float | None  # None when the pipeline has no ppr stage
+
+
+@dataclass
+class BenchReport:
+    """Everything `hippo bench` measures."""
+
+    index_dir: str
+    passages: int
+    index_bytes: int
+    indexing: dict[str, dict[str, float]] = field(default_factory=dict)  # stage -> seconds, passages_per_s
+    latency: dict[str, LatencyStats] = field(default_factory=dict)
+    peak_rss_mb: float = 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain JSON-able dict of the report."""
+        return asdict(self)
+
+
+def indexing_throughput(report: IndexReport, passages: int) -> dict[str, dict[str, float]]:
+    """Seconds and passages/s of each stage that did work in `report` (an index of `passages`)."""
+    did_work = {"read": report.files_changed > 0, "extract": report.passages_extracted > 0,
+                "embed": report.strings_embedded > 0, "graph": report.graph_rebuilt}
+    return {
+        stage: {"seconds": report.seconds[stage], "passages_per_s": passages / max(report.seconds[stage], 1e-9)}
+        for stage in INDEX_STAGES if did_work[stage] and stage in report.seconds
+    }
+
+
+def query_latency(retriever: Benchable, queries: Sequence[str], pipeline: str, top_k: int = 10) -> LatencyStats:
+    """Times `retriever.retrieve` per query after one untimed warm-up query (loads models)."""
+    if not queries:
+        raise ValueError("latency needs at least one query")
+    retriever.retrieve(queries[0], pipeline=pipeline, top_k=top_k)
+    times, ppr = [], []
+    for query in queries:
+        started = time.perf_counter()
+        result = retriever.retrieve(query, pipeline=pipeline, top_k=top_k)
+        times.append(time.perf_counter() - started)
+        ppr.extend(entry["seconds"] for entry in result.trace if entry.get("stage") == "ppr" and "seconds" in entry)
+    ms = 1000 * np.asarray(times)
+    return LatencyStats(
+        queries=len(queries), p50_ms=float(np.percentile(ms, 50)), p95_ms=float(np.percentile(ms, 95)),
+        mean_ms=float(ms.mean()), ppr_ms_mean=1000 * float(np.mean(ppr)) if ppr else None,
+    )
+
+
+def sample_queries(index_dir: Path, count: int) -> list[str]:
+    """`count` passage titles spread evenly over the index, as queries when none are given."""
+    with IndexStore.open(index_dir) as store:
+        titles = [p.title for p in store.passages() if p.title]
+    if not titles:
+        return []
+    step = max(len(titles) // count, 1)
+    return titles[::step][:count]
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far, in MiB."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+
+
+def run_bench(
+    retriever: Benchable, index_dir: Path, queries: Sequence[str], pipelines: Sequence[str],
+    index_report: IndexReport | None = None, progress: Callable[[str], None] | None = None,
+) -> BenchReport:
+    """Measures the index at `index_dir` and each pipeline's latency over `queries`.
+
+    `index_report` is the report of the run that built the index, if this process built it.
+    """
+    stats = index_stats(index_dir)
+    passages, size = stats["passages"], stats["index_bytes"]
+    assert isinstance(passages, int) and isinstance(size, int)
+    report = BenchReport(str(index_dir), passages, size)
+    if index_report is not None:
+        report.indexing = indexing_throughput(index_report, passages)
+    for pipeline in pipelines:
+        if progress:
+            progress(pipeline)
+        report.latency[pipeline] = query_latency(retriever, queries, pipeline)
+    report.peak_rss_mb = peak_rss_mb()
+    return report
+
+
+def format_bench(report: BenchReport) -> str:
+    """The report as aligned lines for a terminal."""
+    lines = [f"index        {report.index_dir}: {report.passages} passages, "
+             f"{report.index_bytes / 2**20:.1f} MiB on disk"]
+    if report.indexing:
+        for stage, values in report.indexing.items():
+            lines.append(f"index {stage:<7}{values['seconds']:8.1f} s  {values['passages_per_s']:9.1f} passages/s")
+    else:
+        lines.append("index        up to date: no indexing measured (use --corpus with a fresh --index)")
+    for pipeline, lat in report.latency.items():
+        ppr = "-" if lat.ppr_ms_mean is None else f"{lat.ppr_ms_mean:.1f} ms"
+        lines.append(f"query {pipeline:<12} p50 {lat.p50_ms:7.1f} ms  p95 {lat.p95_ms:7.1f} ms  "
+                     f"PPR/query {ppr}  ({lat.queries} queries, warm)")
+    lines.append(f"peak RSS     {report.peak_rss_mb:.0f} MiB")
+    return "\n".join(lines)
