@@ -1,0 +1,236 @@
+"""Mirror an index's graph into Neo4j: diff what the database holds against the index, then
+write only the difference in batched `UNWIND ... MERGE` transactions.
+
+The database mirrors one index. Graph model (keys stay stable across re-indexing):
+
+* `(:Document {id: absolute path, title})-[:CONTAINS]->(:Passage {id: content hash, title, text})`
+* `(:Passage)-[:MENTIONS]->(:Entity {id: hash of name, name})`
+* `(:Entity)-[:FACT {id, relation, passages: [passage ids stating it]}]->(:Entity)`
+* `(:Entity)-[:SYNONYM {similarity}]->(:Entity)` (one direction; read it undirected)
+
+Each batch commits on its own, and the diff is taken against the database itself, so an
+interrupted push is completed by the next one and a repeated push writes nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import neo4j
+
+from hippo.errors import HippoError
+from hippo.neo4j.connection import Neo4jConfig, open_session
+from hippo.progress import progress_bar
+from hippo.store import IndexStore
+
+BATCH_ROWS = 2000
+NODE_LABELS = ("Document", "Passage", "Entity", "Query")
+
+Key = str | tuple[str, str, str | None]
+Props = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class NodeKind:
+    """Nodes of one label, keyed by their `id` property."""
+
+    label: str
+
+    @property
+    def name(self) -> str:
+        return self.label
+
+    def existing_query(self) -> str:
+        return f"MATCH (n:{self.label}) RETURN n.id AS key, properties(n) AS props"
+
+    def key(self, record: neo4j.Record) -> Key:
+        return str(record["key"])
+
+    def write_query(self) -> str:
+        return f"UNWIND $rows AS row MERGE (n:{self.label} {{id: row.key}}) SET n += row.props"
+
+    def row(self, key: Key, props: Props) -> Props:
+        return {"key": key, "props": props}
+
+    def delete_query(self) -> str:
+        return f"UNWIND $rows AS row MATCH (n:{self.label} {{id: row.key}}) DETACH DELETE n"
+
+
+@dataclass(frozen=True)
+class RelKind:
+    """Relationships of one type, keyed by (start id, end id, own `id` when `keyed`)."""
+
+    type: str
+    start: str
+    end: str
+    keyed: bool = False
+
+    @property
+    def name(self) -> str:
+        return self.type
+
+    def existing_query(self) -> str:
+        return (f"MATCH (a:{self.start})-[r:{self.type}]->(b:{self.end}) "
+                "RETURN a.id AS start, b.id AS end, properties(r) AS props")
+
+    def key(self, record: neo4j.Record) -> Key:
+        return (record["start"], record["end"], record["props"].get("id") if self.keyed else None)
+
+    def _match(self) -> str:
+        return f"MATCH (a:{self.start} {{id: row.start}}), (b:{self.end} {{id: row.end}}) "
+
+    def write_query(self) -> str:
+        own = " {id: row.props.id}" if self.keyed else ""
+        return f"UNWIND $rows AS row {self._match()}MERGE (a)-[r:{self.type}{own}]->(b) SET r = row.props"
+
+    def row(self, key: Key, props: Props) -> Props:
+        return {"start": key[0], "end": key[1], "id": key[2], "props": props}
+
+    def delete_query(self) -> str:
+        return (f"UNWIND $rows AS row MATCH (a:{self.start} {{id: row.start}})-[r:{self.type}]->"
+                f"(b:{self.end} {{id: row.end}}) WHERE row.id IS NULL OR r.id = row.id DELETE r")
+
+
+Kind = NodeKind | RelKind
+
+
+@dataclass
+class KindCounts:
+    """What a push did to one node label or relationship type."""
+
+    total: int = 0
+    created: int = 0
+    updated: int = 0
+    deleted: int = 0
+
+
+@dataclass
+class PushReport:
+    """Counts per label/type and the time taken."""
+
+    uri: str
+    counts: dict[str, KindCounts] = field(default_factory=dict)
+    seconds: float = 0.0
+
+    @property
+    def elements(self) -> int:
+        """Nodes plus relationships the index has."""
+        return sum(c.total for c in self.counts.values())
+
+    @property
+    def written(self) -> int:
+        """Nodes and relationships created, updated or deleted."""
+        return sum(c.created + c.updated + c.deleted for c in self.counts.values())
+
+    def summary(self) -> str:
+        """A few lines for the terminal."""
+        lines = [f"pushed to {self.uri} in {self.seconds:.1f}s: "
+                 f"{self.written} written, {self.elements - self.written} unchanged"]
+        width = max(len(k) for k in self.counts)
+        lines += [f"  {kind:<{width}}  {c.total:>8} in index  +{c.created} ~{c.updated} -{c.deleted}"
+                  for kind, c in self.counts.items()]
+        return "\n".join(lines)
+
+
+NODE_KINDS = (NodeKind("Document"), NodeKind("Passage"), NodeKind("Entity"))
+REL_KINDS = (
+    RelKind("CONTAINS", "Document", "Passage"),
+    RelKind("MENTIONS", "Passage", "Entity"),
+    RelKind("FACT", "Entity", "Entity", keyed=True),
+    RelKind("SYNONYM", "Entity", "Entity"),
+)
+
+
+def index_graph(root: Path) -> dict[str, dict[Key, Props]]:
+    """What the database should hold for the index at `root`: kind name -> key -> properties."""
+    with IndexStore.open(root) as store:
+        if store.dirty:
+            raise HippoError(f"--index {root}: indexing did not finish; re-run `hippo index` before pushing")
+        fact_passages: dict[str, list[str]] = {}
+        for pid, fid in sorted(store.passage_facts()):
+            fact_passages.setdefault(fid, []).append(pid)
+        return {
+            "Document": {d.id: {"id": d.id, "title": d.title} for d in store.documents()},
+            "Passage": {p.id: {"id": p.id, "title": p.title, "text": p.text} for p in store.passages()},
+            "Entity": {eid: {"id": eid, "name": name} for eid, name in store.entities().items()},
+            "CONTAINS": {(d, p, None): {} for d, p in store.passage_documents()},
+            "MENTIONS": {(p, e, None): {} for p, e in store.passage_entities()},
+            "FACT": {
+                (s, o, fid): {"id": fid, "relation": r, "passages": fact_passages.get(fid, [])}
+                for fid, (s, r, o) in store.facts().items()
+            },
+            "SYNONYM": {(a, b, None): {"similarity": float(sim)} for a, b, sim in store.synonyms()},
+        }
+
+
+def push_index(
+    root: Path, config: Neo4jConfig, *, quiet: bool = False, batch_rows: int = BATCH_ROWS,
+    after_batch: Callable[[], None] | None = None,
+) -> PushReport:
+    """Makes the Neo4j database hold exactly the graph of the index at `root`.
+
+    Creates uniqueness constraints, then writes new and changed nodes and relationships and
+    deletes those the index no longer has. `after_batch` runs after each committed batch.
+    """
+    desired = index_graph(root)
+    report = PushReport(config.uri)
+    started = time.perf_counter()
+    with open_session(config) as session:
+        ensure_constraints(session)
+        plans = [(kind, *_diff(session, kind, desired[kind.name])) for kind in (*NODE_KINDS, *REL_KINDS)]
+        total = sum(len(upserts) + len(deletes) for _, upserts, deletes, _ in plans)
+        with progress_bar(total, "neo4j push", "item", quiet) as bar:
+
+            def run(query: str, rows: list[Props]) -> None:
+                for start in range(0, len(rows), batch_rows):
+                    batch = rows[start:start + batch_rows]
+                    session.execute_write(lambda tx, b=batch: tx.run(query, rows=b).consume())
+                    bar.update(len(batch))
+                    if after_batch:
+                        after_batch()
+
+            # nodes before the relationships that need them; stale relationships before nodes
+            for kind, upserts, _, counts in plans:
+                report.counts[kind.name] = counts
+                run(kind.write_query(), [kind.row(k, p) for k, p in upserts])
+            for kind, _, deletes, _ in reversed(plans):
+                run(kind.delete_query(), [kind.row(k, {}) for k in deletes])
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def ensure_constraints(session: neo4j.Session) -> None:
+    """A uniqueness constraint (and so an index) on `id` for every node label hippo writes."""
+    for label in NODE_LABELS:
+        session.run(
+            f"CREATE CONSTRAINT hippo_{label.lower()}_id IF NOT EXISTS "
+            f"FOR (n:{label}) REQUIRE n.id IS UNIQUE"
+        ).consume()
+
+
+def _diff(
+    session: neo4j.Session, kind: Kind, desired: dict[Key, Props]
+) -> tuple[list[tuple[Key, Props]], list[Key], KindCounts]:
+    """(rows to write, keys to delete, counts) for one kind."""
+    existing = {kind.key(r): r["props"] for r in session.run(kind.existing_query())}
+    upserts = [(k, p) for k, p in desired.items() if existing.get(k) != p]
+    deletes = [k for k in existing if k not in desired]
+    created = sum(1 for k, _ in upserts if k not in existing)
+    counts = KindCounts(len(desired), created, len(upserts) - created, len(deletes))
+    return upserts, deletes, counts
+
+
+def graph_counts(config: Neo4jConfig) -> dict[str, int]:
+    """How many nodes of each hippo label and relationships of each type the database holds."""
+    with open_session(config) as session:
+        return {kind.name: _count(session, kind) for kind in (*NODE_KINDS, *REL_KINDS)}
+
+
+def _count(session: neo4j.Session, kind: Kind) -> int:
+    pattern = f"(:{kind.label})" if isinstance(kind, NodeKind) else f"(:{kind.start})-[:{kind.type}]->(:{kind.end})"
+    return int(session.run(f"MATCH {pattern} RETURN count(*) AS n").single(strict=True)["n"])
+
