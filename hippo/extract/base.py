@@ -10,7 +10,7 @@ from typing import Protocol
 
 from hippo.corpus import Passage
 
-_EDGE_PUNCT = re.compile(r"^[\W_]+|[\W_]+$", re.UNICODE)
+_EDGE_PUNCT = re.compile(r"^[^\w(]+|[^\w)]+$", re.UNICODE)
 _SPACES = re.compile(r"\s+")
 _LEADING_ARTICLE = re.compile(r"^(the|a|an)\s+", re.IGNORECASE)
 _POSSESSIVE = re.compile(r"['’]s$")
@@ -57,7 +57,18 @@ def normalize_entity(name: str) -> str:
     text = _EDGE_PUNCT.sub("", text)
     text = _POSSESSIVE.sub("", text)
     text = _LEADING_ARTICLE.sub("", text)
-    return _EDGE_PUNCT.sub("", text).strip()
+    return _balance_brackets(_EDGE_PUNCT.sub("", text)).strip()
+
+
+def _balance_brackets(text: str) -> str:
+    """Drops a leading "(" or trailing ")" that has no partner, keeping "Ray (film)" whole."""
+    while text.startswith("(") and ")" not in text:
+        text = text[1:].lstrip()
+    while text.endswith(")") and "(" not in text:
+        text = text[:-1].rstrip()
+    if text.count("(") > text.count(")"):
+        text += ")"
+    return text
 
 
 def normalize_relation(relation: str) -> str:

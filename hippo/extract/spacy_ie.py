@@ -8,6 +8,7 @@ title, which is how encyclopedic passages refer back to their topic.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from typing import Any
 
@@ -15,6 +16,7 @@ from hippo.corpus import Passage
 from hippo.extract.base import Extraction, Triple, normalize_entity, normalize_relation
 from hippo.models import load_spacy
 
+_WORD = re.compile(r"\w+")
 _SUBJECT_DEPS = {"nsubj", "nsubjpass"}
 _OBJECT_DEPS = {"dobj", "attr", "oprd", "dative", "acomp"}
 _TITLE_PRONOUNS = {"he", "she", "it", "they", "his", "her", "its", "their", "him", "them"}
@@ -85,11 +87,16 @@ def _objects(verb: Any, lemma: str) -> Iterator[tuple[str, Any]]:
     for child in verb.children:
         if child.dep_ in _OBJECT_DEPS:
             yield lemma, child
-            yield from ((f"{lemma} {p.text.lower()}", o) for p, o in _prepositional(child))
+            head = f"{lemma} {child.lemma_.lower()}" if child.pos_ in ("NOUN", "ADJ") else lemma
+            yield from ((f"{head} {p.text.lower()}", o) for p, o in _prepositional(child))
         elif child.dep_ == "agent":
             yield from ((f"{lemma} by", o) for o in child.children if o.dep_ == "pobj")
         elif child.dep_ == "prep":
-            yield from ((f"{lemma} {child.text.lower()}", o) for o in child.children if o.dep_ == "pobj")
+            for obj in (o for o in child.children if o.dep_ == "pobj"):
+                yield f"{lemma} {child.text.lower()}", obj
+                if obj.pos_ == "NOUN":
+                    nested = f"{lemma} {child.text.lower()} {obj.lemma_.lower()}"
+                    yield from ((f"{nested} {p.text.lower()}", o) for p, o in _prepositional(obj))
         for conj in (c for c in child.children if c.dep_ == "conj") if child.dep_ in _OBJECT_DEPS else ():
             yield lemma, conj
 
@@ -124,7 +131,7 @@ def _argument_name(token: Any, title: str, *, subject: bool) -> str:
 
 def _resolve(name: str, title: str) -> str:
     """A partial mention of the passage title ("Brennan" in "Ada Brennan") means the title."""
-    if title and name and name != title and set(name.split()) <= set(title.split()):
+    if title and name and name != title and set(_WORD.findall(name)) <= set(_WORD.findall(title)):
         return title
     return name
 
