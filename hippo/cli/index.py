@@ -8,10 +8,11 @@ from pathlib import Path
 
 import click
 
-from hippo.cli.options import index_option, json_option, quiet_option, resolve_index
+from hippo.cli.options import index_option, json_option, llm_options, quiet_option, resolve_index
 from hippo.config import IndexSettings
 from hippo.extract import extractor_names
 from hippo.indexer import Indexer
+from hippo.llm.cache import default_cache_path
 from hippo.stats import index_stats
 
 
@@ -19,7 +20,8 @@ from hippo.stats import index_stats
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @index_option
 @click.option("--extractor", type=click.Choice(extractor_names()), default=None,
-              help="OpenIE extractor for a new index (default: spacy).")
+              help="OpenIE extractor for a new index (default: spacy; llm uses --llm).")
+@llm_options
 @click.option("--chunk-words", type=click.IntRange(min=10), default=None,
               help="Target passage size in words for .txt/.md files (default 120).")
 @click.option("--chunk-overlap", type=click.IntRange(min=0), default=None,
@@ -31,7 +33,8 @@ from hippo.stats import index_stats
 @quiet_option
 @json_option
 def index_command(
-    paths: tuple[Path, ...], index_dir: Path | None, extractor: str | None, chunk_words: int | None,
+    paths: tuple[Path, ...], index_dir: Path | None, extractor: str | None, llm: str | None,
+    llm_model: str | None, chunk_words: int | None,
     chunk_overlap: int | None, synonymy_k: int | None, synonymy_threshold: float | None,
     quiet: bool, as_json: bool,
 ) -> None:
@@ -45,8 +48,10 @@ def index_command(
         "synonymy_k": synonymy_k, "synonymy_threshold": synonymy_threshold,
     }.items() if v is not None}
     settings = IndexSettings(**overrides) if overrides else None
+    root = resolve_index(index_dir)
     indexer = Indexer(
-        resolve_index(index_dir), settings, quiet=quiet or as_json,
+        root, settings, quiet=quiet or as_json,
+        extractor_options={"llm": llm, "llm_model": llm_model, "cache_path": default_cache_path(root)},
         warn=lambda message: click.echo(f"warning: {message}", err=True),
     )
     report = indexer.run(list(paths))

@@ -1,0 +1,69 @@
+"""llama.cpp in-process (llama-cpp-python): the no-network default with the bundled SmolLM2 gguf.
+
+The 135M model is for plumbing and offline smoke runs: it writes valid JSON (output is
+grammar-constrained) but its facts are often wrong. Point --llm at a real model for quality.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from hippo.errors import HippoError
+from hippo.llm.base import LLMRequestError, LLMUnavailable, Request, Result
+
+
+class LlamaCppBackend:
+    """Chat completions from a local .gguf file, one request at a time."""
+
+    kind = "llama-cpp"
+
+    def __init__(self, model_path: Path, *, n_ctx: int = 4096, n_threads: int | None = None) -> None:
+        """Loads `model_path`; `n_threads` defaults to half the CPUs (llama.cpp threads spin, so
+        oversubscribing a shared machine is much slower than using fewer)."""
+        try:
+            from llama_cpp import Llama
+        except ImportError as err:
+            raise HippoError(
+                f"--llm local needs llama-cpp-python ({err}); run "
+                "`CMAKE_ARGS=-DGGML_NATIVE=OFF pip install llama-cpp-python` or pass --llm http://HOST:PORT/v1"
+            ) from None
+        self.path = Path(model_path)
+        if not self.path.is_file():
+            raise LLMUnavailable(f"--llm-model {self.path}: no such .gguf file")
+        threads = n_threads or max(1, min(8, (os.cpu_count() or 2) // 2))
+        try:
+            self._llama = Llama(
+                model_path=str(self.path), n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads, seed=0,
+                verbose=False,
+            )
+        except (ValueError, RuntimeError) as err:
+            raise LLMUnavailable(f"--llm-model {self.path}: llama.cpp cannot load it ({err})") from None
+        self._lock = threading.Lock()
+
+    @property
+    def model(self) -> str:
+        """The gguf file name without its suffix."""
+        return self.path.stem
+
+    def complete(self, requests: Sequence[Request]) -> list[Result]:
+        """Runs the requests in order; a prompt longer than the context fails only itself."""
+        with self._lock:
+            return [self._complete_one(r) for r in requests]
+
+    def _complete_one(self, request: Request) -> Result:
+        options: dict[str, Any] = {
+            "max_tokens": request.max_tokens, "temperature": request.temperature, "seed": request.seed,
+        }
+        schema = request.schema_dict()
+        if schema is not None:
+            options["response_format"] = {"type": "json_object", "schema": schema}
+        try:
+            response = self._llama.create_chat_completion(messages=request.message_dicts(), **options)
+        except ValueError as err:  # llama-cpp-python reports context overflow this way
+            return LLMRequestError(f"--llm local: {err}")
+        content = response["choices"][0]["message"].get("content")
+        return content if isinstance(content, str) else LLMRequestError("--llm local: empty completion")
