@@ -1,0 +1,57 @@
+"""The Triton backend. Without a GPU it runs under Triton's interpreter on CPU tensors (CI), so graphs stay small."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+if not torch.cuda.is_available():
+    os.environ["TRITON_INTERPRET"] = "1"  # must precede the import of kernels.triton_ppr (decoration time)
+pytest.importorskip("triton")
+
+import kernels  # noqa: E402
+from kernels import cpu, triton_ppr  # noqa: E402
+from tests.test_kernels import prpack, random_graph, random_seeds, top  # noqa: E402
+
+DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def test_transition_matches_scipy_transpose() -> None:
+    adjacency = random_graph(40, 11)
+    out_weight = np.asarray(adjacency.sum(axis=1)).ravel()
+    indptr, indices, values = triton_ppr.device_transition(adjacency, out_weight, 0.5, torch.float64, DEVICE)
+    expected = cpu.transition(adjacency, out_weight, 0.5, np.float64).tocsr()
+    import scipy.sparse as sp
+
+    got = sp.csr_matrix((values.cpu().numpy(), indices.cpu().numpy(), indptr.cpu().numpy()), shape=adjacency.shape)
+    assert abs(got - expected).max() < 1e-15
+
+
+@pytest.mark.parametrize(("b", "dtype"), [(1, torch.float64), (3, torch.float64), (40, torch.float32)])
+def test_fused_step_matches_cpu_step(b: int, dtype: torch.dtype) -> None:
+    adjacency = random_graph(50, 12)
+    out_weight = np.asarray(adjacency.sum(axis=1)).ravel()
+    rng = np.random.default_rng(12)
+    x, v = rng.random((50, b)), random_seeds(50, b, 12)
+    np_dtype = np.float32 if dtype == torch.float32 else np.float64
+    expected = cpu.make_step(adjacency, out_weight, 0.5, np_dtype)(x.astype(np_dtype), v.astype(np_dtype))
+    tx, tv = (torch.tensor(a, dtype=dtype, device=DEVICE) for a in (x, v))
+    got = triton_ppr.make_step(adjacency, out_weight, 0.5, tx)(tx, tv)
+    assert got.dtype == dtype and got.device.type == DEVICE
+    np.testing.assert_allclose(got.cpu().numpy(), expected, rtol=1e-5 if dtype == torch.float32 else 1e-12)
+
+
+def test_triton_backend_matches_prpack() -> None:
+    adjacency = random_graph(40, 13)
+    seeds = random_seeds(40, 2, 13)
+    expected = prpack(adjacency, seeds, 0.5)
+    got = kernels.ppr(adjacency, seeds, backend="triton")  # numpy in, numpy out
+    assert isinstance(got, np.ndarray) and got.shape == seeds.shape
+    assert np.abs(got - expected).max() < 1e-6
+    np.testing.assert_array_equal(top(got), top(expected))
+    tensor = kernels.ppr(adjacency, torch.tensor(seeds[:, 0], dtype=torch.float32, device=DEVICE), backend="triton")
+    assert isinstance(tensor, torch.Tensor) and tensor.shape == (40,) and tensor.dtype == torch.float32
+    assert np.abs(tensor.cpu().numpy() - expected[:, 0]).max() < 1e-5
