@@ -10,7 +10,6 @@ import pytest
 from hippo.datasets import CorpusGold, GoldPassage, load_corpus, load_questions
 from hippo.errors import HippoError
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 CORPUS = [
     {"title": "Ada", "text": "Ada was born in Dunmore."},
     {"title": "Dunmore", "text": "Dunmore is a harbour town."},
@@ -107,11 +106,11 @@ def test_a_bad_corpus_is_an_error(tmp_path: Path) -> None:
     ("hotpotqa/hotpot.json", "hotpotqa/hotpot_dev_corpus.json", 140),
     ("hotpotqa/hotpotqa_train.json", "hotpotqa/hotpotqa_train_corpus.json", 100),
 ])
-def test_shared_datasets_load_and_their_gold_resolves(questions: str, corpus_file: str, count: int) -> None:
-    if not SHARED.is_dir():
-        pytest.skip("../shared/data not present (user clone)")
-    loaded = load_questions(SHARED / questions)
-    corpus = load_corpus(SHARED / corpus_file)
+def test_shared_datasets_load_and_their_gold_resolves(
+    shared_data: Path, questions: str, corpus_file: str, count: int
+) -> None:
+    loaded = load_questions(shared_data / questions)
+    corpus = load_corpus(shared_data / corpus_file)
     resolved = [corpus.resolve(g) for q in loaded for g in q.gold]
     assert len(loaded) == count
     assert all(q.gold for q in loaded)
@@ -120,8 +119,6 @@ def test_shared_datasets_load_and_their_gold_resolves(questions: str, corpus_fil
         assert all(resolved)
 
 
-def test_shared_2wiki_questions_json_points_to_the_derived_gold() -> None:
-    if not SHARED.is_dir():
-        pytest.skip("../shared/data not present (user clone)")
+def test_shared_2wiki_questions_json_points_to_the_derived_gold(shared_data: Path) -> None:
     with pytest.raises(HippoError, match="derived_gold"):
-        load_questions(SHARED / "2wikimultihopqa" / "questions.json")
+        load_questions(shared_data / "2wikimultihopqa" / "questions.json")
