@@ -96,7 +96,8 @@ def render_guide(config: Neo4jConfig, params: dict[str, str]) -> str:
     """The guide as text: how to open the Browser, a `:params` line, then each query."""
     literal = ", ".join(f"{key}: {json.dumps(value)}" for key, value in params.items())
     lines = [
-        f"// Open the Neo4j Browser at {config.browser_url} (`scripts/neo4j-server start` serves one)",
+        f"// Open the Neo4j Browser at {config.browser_url} (`scripts/neo4j-server status` prints the",
+        "// address of the one it serves),",
         f"// and connect to {config.uri} as {config.user}. Push first: hippo neo4j push --index DIR",
         "// Paste the :params line once, then any query below.",
         "",
