@@ -23,17 +23,12 @@ BLOCK_R = 16  # output rows per program
 BLOCK_K = 16  # in-edges per row loaded per loop step
 
 
-# The kernel uses only core builtins (tl.full, tl.reduce with the local combiners below), not
-# tl.zeros/tl.sum/tl.max: those are @triton.jit helpers fixed when triton is first imported, which breaks
-# the interpreter if triton was imported (e.g. by transformers) before TRITON_INTERPRET was set.
-@triton.jit
-def _add(a, b):
-    return a + b
-
-
-@triton.jit
-def _maximum(a, b):
-    return tl.maximum(a, b)
+# The kernel calls only core builtins: tl.full instead of tl.zeros, and tl.reduce with triton's own
+# combiners instead of tl.sum/tl.max. Those helpers are @triton.jit functions fixed when triton is first
+# imported, so they break the interpreter if triton was imported (e.g. by transformers) before
+# TRITON_INTERPRET was set; the interpreter recognizes these combiners and reduces with numpy.
+_SUM = tl.standard._sum_combine
+_MAX = tl.standard._elementwise_max
 
 
 @triton.jit
@@ -58,7 +53,7 @@ def _propagate_kernel(
     start = tl.load(indptr + rows, mask=row_mask, other=0)
     end = tl.load(indptr + rows + 1, mask=row_mask, other=0)
     acc = tl.full([BLOCK_R, BLOCK_B], 0, dtype=y.dtype.element_ty)
-    for k in range(0, tl.reduce(end - start, 0, _maximum), BLOCK_K):
+    for k in range(0, tl.reduce(end - start, 0, _MAX), BLOCK_K):
         offs = start[:, None] + k + tl.arange(0, BLOCK_K)[None, :]  # [R, K] edge slots
         edge_mask = offs < end[:, None]
         src = tl.load(indices + offs, mask=edge_mask, other=0).to(tl.int64)
@@ -68,7 +63,7 @@ def _propagate_kernel(
             mask=edge_mask[:, :, None] & col_mask[None, None, :],
             other=0.0,
         )
-        acc += tl.reduce(w[:, :, None] * tile, 1, _add)
+        acc += tl.reduce(w[:, :, None] * tile, 1, _SUM)
     at = rows[:, None].to(tl.int64) * n_cols + cols[None, :]
     mask = row_mask[:, None] & col_mask[None, :]
     teleport = tl.load(coef + cols, mask=col_mask, other=0.0)[None, :] * tl.load(v + at, mask=mask, other=0.0)
