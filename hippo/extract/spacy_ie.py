@@ -69,7 +69,7 @@ def _verb_triples(verb: Any, entity_by_token: dict[int, str], title: str) -> Ite
         subjects = [_argument(c, entity_by_token, title, subject=True) for c in verb.head.children
                     if c.dep_ in _SUBJECT_DEPS]
     if verb.dep_ in ("acl", "relcl") and verb.head.pos_ in ("PROPN", "NOUN"):
-        subjects.append(_argument(verb.head, entity_by_token, title, subject=True))
+        subjects.append(_modified_noun(verb.head, entity_by_token, title))
     subjects = [s for s in subjects if s]
     if not subjects:
         return
@@ -81,6 +81,20 @@ def _verb_triples(verb: Any, entity_by_token: dict[int, str], title: str) -> Ite
         for subject in subjects:
             if subject != name:
                 yield Triple(subject, normalize_relation(relation), name)
+
+
+def _modified_noun(noun: Any, entity_by_token: dict[int, str], title: str) -> str:
+    """What a participle clause describes: "X is a film directed by Y" describes X, so a
+    common noun that is the attribute (or apposition) of a subject stands for that subject."""
+    name = _argument(noun, entity_by_token, title, subject=True)
+    if name or noun.pos_ != "NOUN":
+        return name
+    if noun.dep_ == "attr":
+        for subject in (c for c in noun.head.children if c.dep_ in _SUBJECT_DEPS):
+            return _argument(subject, entity_by_token, title, subject=True)
+    if noun.dep_ == "appos":
+        return _argument(noun.head, entity_by_token, title, subject=True)
+    return ""
 
 
 def _objects(verb: Any, lemma: str) -> Iterator[tuple[str, Any]]:
