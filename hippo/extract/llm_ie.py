@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +53,9 @@ class LLMExtractor:
     def extract(self, passages: Sequence[Passage]) -> list[Extraction]:
         """One Extraction per passage: NER for the batch, then triples for those NER succeeded on."""
         texts = [passage_prompt(p.title, p.text) for p in passages]
-        ner_out = self.llm.generate_each([ner_messages(t) for t in texts], NER_SCHEMA, max_tokens=self.max_tokens)
+        ner_out = self.llm.generate_each(
+            [ner_messages(t) for t in texts], NER_SCHEMA, max_tokens=self.max_tokens, keep=_readable(parse_entities)
+        )
         named: dict[int, tuple[list[str], int]] = {}
         results: list[Extraction] = [Extraction() for _ in passages]
         for i, output in enumerate(ner_out):
@@ -63,7 +65,8 @@ class LLMExtractor:
                 results[i] = Extraction(error=f"named entities: {err}")
         order = list(named)
         triple_out = self.llm.generate_each(
-            [triple_messages(texts[i], named[i][0]) for i in order], TRIPLE_SCHEMA, max_tokens=self.max_tokens
+            [triple_messages(texts[i], named[i][0]) for i in order], TRIPLE_SCHEMA, max_tokens=self.max_tokens,
+            keep=_readable(parse_triples),
         )
         for i, output in zip(order, triple_out, strict=True):
             try:
@@ -73,6 +76,19 @@ class LLMExtractor:
                 continue
             results[i] = build_extraction(named[i][0], triples, named[i][1] + repairs)
         return results
+
+
+def _readable(parse: Callable[[str], object]) -> Callable[[str], bool]:
+    """A cache filter: keep responses `parse` can read (so unreadable ones are asked again)."""
+
+    def readable(text: str) -> bool:
+        try:
+            parse(text)
+        except NotJSON:
+            return False
+        return True
+
+    return readable
 
 
 def _text(output: str | LLMRequestError) -> str:

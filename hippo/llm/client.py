@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,7 +29,8 @@ class LLM:
 
     Every request is looked up in the cache first (key: backend kind, model, messages, schema,
     sampling); only misses reach the backend. Failed requests are never cached, nor are
-    schema-constrained responses that are not JSON, so a re-run retries exactly those.
+    responses the caller's `keep` rejects (default: with a schema, text that is not JSON), so a
+    re-run retries exactly those.
     """
 
     def __init__(self, backend: Backend, cache: ResponseCache | None = None) -> None:
@@ -44,7 +45,7 @@ class LLM:
 
     def generate(
         self, batch: Sequence[Sequence[Message]], schema: dict[str, Any] | None = None, *,
-        max_tokens: int = 512, temperature: float = 0.0, seed: int = 0,
+        max_tokens: int = 512, temperature: float = 0.0, seed: int = 0, keep: Callable[[str], bool] | None = None,
     ) -> list[str]:
         """Completes each conversation in `batch`; raises the first per-request failure.
 
@@ -52,7 +53,9 @@ class LLM:
         the server's JSON mode). Raises LLMUnavailable when the model cannot be reached at all
         and LLMRequestError when one request fails (e.g. the prompt overflows the context).
         """
-        results = self.generate_each(batch, schema, max_tokens=max_tokens, temperature=temperature, seed=seed)
+        results = self.generate_each(
+            batch, schema, max_tokens=max_tokens, temperature=temperature, seed=seed, keep=keep
+        )
         for result in results:
             if isinstance(result, LLMRequestError):
                 raise result
@@ -60,9 +63,12 @@ class LLM:
 
     def generate_each(
         self, batch: Sequence[Sequence[Message]], schema: dict[str, Any] | None = None, *,
-        max_tokens: int = 512, temperature: float = 0.0, seed: int = 0,
+        max_tokens: int = 512, temperature: float = 0.0, seed: int = 0, keep: Callable[[str], bool] | None = None,
     ) -> list[Result]:
-        """Like `generate`, but a failed request yields its LLMRequestError in place of text."""
+        """Like `generate`, but a failed request yields its LLMRequestError in place of text.
+
+        `keep(text)` False means: return this response but do not cache it (it was unusable).
+        """
         requests = [
             Request.make(m, schema, max_tokens=max_tokens, temperature=temperature, seed=seed) for m in batch
         ]
@@ -76,17 +82,17 @@ class LLM:
             by_key = dict(zip(keys, requests, strict=True))
             fresh = self.backend.complete([by_key[k] for k in missing])
             self.stats.calls += len(missing)
-            self._remember(missing, fresh, schema is not None)
+            self._remember(missing, fresh, keep or (is_json if schema is not None else None))
             answers.update(zip(missing, fresh, strict=True))
         results = [answers[k] for k in keys]
         self.stats.failures += sum(isinstance(r, LLMRequestError) for r in results)
         return results
 
-    def _remember(self, keys: list[str], results: list[Result], wants_json: bool) -> None:
-        keep = [(k, r) for k, r in zip(keys, results, strict=True)
-                if isinstance(r, str) and (not wants_json or is_json(r))]
-        if self.cache and keep:
-            self.cache.put_many(self.backend.kind, self.backend.model, keep)
+    def _remember(self, keys: list[str], results: list[Result], keep: Callable[[str], bool] | None) -> None:
+        usable = [(k, r) for k, r in zip(keys, results, strict=True)
+                  if isinstance(r, str) and (keep is None or keep(r))]
+        if self.cache and usable:
+            self.cache.put_many(self.backend.kind, self.backend.model, usable)
         for result in results:
             if isinstance(result, LLMRequestError):
                 log.info("%s: request failed: %s", self.name, result)

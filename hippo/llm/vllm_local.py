@@ -5,6 +5,7 @@ Needs the `[vllm]` extra and a CUDA GPU; both are checked up front with a clear 
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,13 +20,14 @@ class VLLMBackend:
 
     def __init__(self, model: str, **engine_options: Any) -> None:
         try:
-            import torch
-            import vllm
+            vllm = importlib.import_module("vllm")  # before torch: a missing vLLM fails fast
         except ImportError as err:
             raise HippoError(
                 f"--llm vllm:{model} needs vLLM ({err}); run `pip install 'hippo-rag[vllm]'` on a GPU machine "
                 "or use --llm http://HOST:PORT/v1"
             ) from None
+        import torch  # a vLLM dependency
+
         if not torch.cuda.is_available():
             raise HippoError(f"--llm vllm:{model} needs a CUDA GPU and none is visible; use --llm local or a URL")
         self._model = model
