@@ -4,6 +4,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
 
+import org.neo4j.graphdb.QueryExecutionException;
 import org.neo4j.server.CommunityBootstrapper;
 
 /**
@@ -49,13 +50,29 @@ public final class Neo4jServer {
             System.exit(status);
         }
         Runtime.getRuntime().addShutdownHook(new Thread(server::stop));
-        server.getDatabaseManagementService()
-                .database("system")
-                .executeTransactionally(
-                        "ALTER USER neo4j SET PASSWORD $password CHANGE NOT REQUIRED",
-                        Map.of("password", password));
+        try {
+            setPassword(server, password);
+        } catch (RuntimeException e) {
+            System.err.println("neo4j: could not set the password of user neo4j: " + e.getMessage());
+            System.exit(1);
+        }
         Files.writeString(ready, ProcessHandle.current().pid() + "\n");
         System.out.println("neo4j: ready on bolt://127.0.0.1:" + args[1] + " and http://127.0.0.1:" + args[2]);
         Thread.currentThread().join();
+    }
+
+    /** Sets user neo4j's password; a restart with the password it already has is fine. */
+    private static void setPassword(CommunityBootstrapper server, String password) {
+        try {
+            server.getDatabaseManagementService()
+                    .database("system")
+                    .executeTransactionally(
+                            "ALTER USER neo4j SET PASSWORD $password CHANGE NOT REQUIRED",
+                            Map.of("password", password));
+        } catch (QueryExecutionException e) {
+            if (!e.getMessage().contains("Old password and new password cannot be the same")) {
+                throw e;
+            }
+        }
     }
 }
