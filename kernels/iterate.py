@@ -9,29 +9,31 @@ from typing import Any
 
 import numpy as np
 
-Step = Callable[[Any, Any], Any]
+# step(x, cols) -> (y, change): one PPR step for the (n, k) block ``x`` holding the original columns ``cols``
+# (numpy ints), and the per-column L1 change ``|y - x|`` as a numpy vector. ``x`` is not read again, so the
+# step may reuse its memory unless it is the seeds array.
+Step = Callable[[Any, np.ndarray], tuple[Any, np.ndarray]]
 
 
 def power_iterate(step: Step, seeds: Any, tol: float, max_iter: int, xp: ModuleType) -> Any:
-    """Iterate ``x <- step(x, v)`` from ``x = v`` until each column's L1 change is below ``tol``.
+    """Iterate ``x <- step(x, cols)`` from ``x = seeds`` until each column's L1 change is below ``tol``.
 
     ``seeds`` is (n, b) with unit columns; ``xp`` is ``numpy`` or ``torch`` (whichever owns the arrays).
-    Converged columns are dropped from the working set, so a batch costs what its slowest column needs
-    only for that column. Warns (RuntimeWarning) if some column has not converged after ``max_iter``.
+    Converged columns leave the working block, so each column costs only the iterations it needs.
+    Warns (RuntimeWarning) if some column has not converged after ``max_iter`` steps.
     """
     result = xp.zeros_like(seeds)
     cols = np.arange(seeds.shape[1])
-    x, v = seeds, seeds
+    x = seeds
     for _ in range(max_iter):
-        y = step(x, v)
-        change = np.asarray(_host(xp.abs(y - x).sum(0)))
+        y, change = step(x, cols)
         done = change < tol
         if done.any():
             result[:, cols[done]] = y[:, np.flatnonzero(done)]
             keep = np.flatnonzero(~done)
             if keep.size == 0:
                 return result
-            cols, y, v = cols[keep], y[:, keep], v[:, keep]
+            cols, y = cols[keep], y[:, keep]
         x = y
     warnings.warn(
         f"ppr: {cols.size} column(s) did not converge in {max_iter} iterations "
@@ -41,8 +43,3 @@ def power_iterate(step: Step, seeds: Any, tol: float, max_iter: int, xp: ModuleT
     )
     result[:, cols] = x
     return result
-
-
-def _host(values: Any) -> Any:
-    """Bring a small vector to the host (no-op for numpy)."""
-    return values.cpu() if hasattr(values, "cpu") else values

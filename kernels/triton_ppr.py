@@ -88,22 +88,34 @@ def device_transition(
     return t_indptr, src[order].to(torch.int32), values[order].to(dtype)
 
 
-def make_step(adjacency: sp.csr_matrix, out_weight: np.ndarray, damping: float, like: torch.Tensor) -> Step:
-    """One fused PPR step on (n, k) tensors shaped like ``like`` (same dtype and device)."""
-    indptr, indices, values = device_transition(adjacency, out_weight, damping, like.dtype, like.device)
-    dangling = torch.as_tensor(np.flatnonzero(out_weight <= 0), device=like.device)
-    n = adjacency.shape[0]
+def make_step(adjacency: sp.csr_matrix, out_weight: np.ndarray, damping: float, seeds: torch.Tensor) -> Step:
+    """One fused PPR step for blocks of the (n, b) ``seeds`` tensor (its dtype and device)."""
+    indptr, indices, values = device_transition(adjacency, out_weight, damping, seeds.dtype, seeds.device)
+    dangling = torch.as_tensor(np.flatnonzero(out_weight <= 0), device=seeds.device)
+    n, batch = seeds.shape
 
-    def step(x: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-        x, v = x.contiguous(), v.contiguous()
+    def step(x: torch.Tensor, cols: np.ndarray) -> torch.Tensor:
+        x = x.contiguous()
+        v = seeds if cols.size == batch else seeds[:, torch.as_tensor(cols, device=seeds.device)]
         coef = (damping * x[dangling].sum(0) + (1.0 - damping)).contiguous()
         y = torch.empty_like(x)
         block_b = min(32, triton.next_power_of_2(x.shape[1]))
         grid = (triton.cdiv(n, BLOCK_R), triton.cdiv(x.shape[1], block_b))
         _propagate_kernel[grid](
-            indptr, indices, values, x, v, coef, y, n, x.shape[1], BLOCK_R=BLOCK_R, BLOCK_K=BLOCK_K, BLOCK_B=block_b
+            indptr,
+            indices,
+            values,
+            x,
+            v.contiguous(),
+            coef,
+            y,
+            n,
+            x.shape[1],
+            BLOCK_R=BLOCK_R,
+            BLOCK_K=BLOCK_K,
+            BLOCK_B=block_b,
         )
-        return y
+        return y, (y - x).abs().sum(0).cpu().numpy()
 
     return step
 

@@ -179,3 +179,11 @@ ONE = np.ones(20)
 def test_bad_input_raises_value_error(adjacency: object, seeds: np.ndarray, kwargs: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         kernels.ppr(adjacency, seeds, **kwargs)
+
+
+def test_dense_seeds_in_a_large_batch() -> None:
+    """Dense seeds (every node weighted, as HippoRAG 2 seeds passages) and the gather path (b >= 8)."""
+    adjacency = random_graph(300, 14)
+    seeds = np.random.default_rng(14).random((300, 10))
+    got = kernels.ppr(adjacency, seeds, backend="cpu")
+    assert np.abs(got - prpack(adjacency, seeds, 0.5)).max() < 1e-6

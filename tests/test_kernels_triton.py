@@ -6,6 +6,7 @@ import os
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 
 torch = pytest.importorskip("torch")
 if not torch.cuda.is_available():
@@ -23,9 +24,7 @@ def test_transition_matches_scipy_transpose() -> None:
     adjacency = random_graph(40, 11)
     out_weight = np.asarray(adjacency.sum(axis=1)).ravel()
     indptr, indices, values = triton_ppr.device_transition(adjacency, out_weight, 0.5, torch.float64, DEVICE)
-    expected = cpu.transition(adjacency, out_weight, 0.5, np.float64).tocsr()
-    import scipy.sparse as sp
-
+    expected = cpu.transition(adjacency, out_weight, 0.5, np.float64).T.tocsr()
     got = sp.csr_matrix((values.cpu().numpy(), indices.cpu().numpy(), indptr.cpu().numpy()), shape=adjacency.shape)
     assert abs(got - expected).max() < 1e-15
 
@@ -34,14 +33,17 @@ def test_transition_matches_scipy_transpose() -> None:
 def test_fused_step_matches_cpu_step(b: int, dtype: torch.dtype) -> None:
     adjacency = random_graph(50, 12)
     out_weight = np.asarray(adjacency.sum(axis=1)).ravel()
-    rng = np.random.default_rng(12)
-    x, v = rng.random((50, b)), random_seeds(50, b, 12)
     np_dtype = np.float32 if dtype == torch.float32 else np.float64
-    expected = cpu.make_step(adjacency, out_weight, 0.5, np_dtype)(x.astype(np_dtype), v.astype(np_dtype))
-    tx, tv = (torch.tensor(a, dtype=dtype, device=DEVICE) for a in (x, v))
-    got = triton_ppr.make_step(adjacency, out_weight, 0.5, tx)(tx, tv)
+    x = np.random.default_rng(12).random((50, b)).astype(np_dtype)
+    seeds = random_seeds(50, b, 12).astype(np_dtype)
+    cols = np.arange(b)[::2]  # a compacted block: every other query still running
+    expected, expected_change = cpu.make_step(adjacency, out_weight, 0.5, seeds)(x[:, cols].copy(), cols)
+    tx, tseeds = (torch.tensor(a, device=DEVICE) for a in (x[:, cols], seeds))
+    got, change = triton_ppr.make_step(adjacency, out_weight, 0.5, tseeds)(tx, cols)
     assert got.dtype == dtype and got.device.type == DEVICE
-    np.testing.assert_allclose(got.cpu().numpy(), expected, rtol=1e-5 if dtype == torch.float32 else 1e-12)
+    rtol = 1e-5 if dtype == torch.float32 else 1e-12
+    np.testing.assert_allclose(got.cpu().numpy(), expected, rtol=rtol)
+    np.testing.assert_allclose(change, expected_change, rtol=rtol)
 
 
 def test_triton_backend_matches_prpack() -> None:
