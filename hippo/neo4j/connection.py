@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -9,13 +10,17 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import neo4j
-from neo4j.exceptions import AuthError, ClientError, ConfigurationError, Neo4jError, ServiceUnavailable
+from neo4j.exceptions import AuthError, ClientError, ConfigurationError, DriverError, Neo4jError
 
 from hippo.errors import HippoError
 
 DEFAULT_URI = "bolt://127.0.0.1:7687"
 DEFAULT_USER = "neo4j"
 BOLT_SCHEMES = ("bolt", "bolt+s", "bolt+ssc", "neo4j", "neo4j+s", "neo4j+ssc")
+
+# The driver logs retries and dropped connections; failures reach the user as HippoError,
+# so keep its records out of Python's last-resort stderr handler.
+logging.getLogger("neo4j").addHandler(logging.NullHandler())
 
 
 @dataclass(frozen=True)
@@ -64,13 +69,20 @@ def open_session(config: Neo4jConfig) -> Iterator[neo4j.Session]:
         )
     except (ValueError, ConfigurationError):
         raise bad_uri from None
+    connected = False
     try:
         with driver, driver.session(database=config.database) as session:
             session.run("RETURN 1").consume()
+            connected = True
             yield session
     except Neo4jError as err:
         raise _explain(config, err) from None
-    except ServiceUnavailable:
+    except DriverError:
+        if connected:
+            raise HippoError(
+                f"Neo4j at {config.uri}: the connection was lost; "
+                "what was committed is kept and running the command again completes it"
+            ) from None
         raise HippoError(
             f"--uri {config.uri}: cannot reach a Neo4j server there; "
             "start one with `scripts/neo4j-server start` or fix --uri / NEO4J_URI"
