@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from neo4j.exceptions import SessionExpired
 
 from hippo.cli import main
 from hippo.errors import HippoError
@@ -105,7 +106,13 @@ def test_incremental_index_pushes_only_the_change(server: Neo4jServer, pushed: P
     assert push_index(index, server.config, quiet=True).written == 0
 
 
-def test_interrupted_push_is_completed_by_the_next(server: Neo4jServer, index: Path) -> None:
+@pytest.mark.parametrize(("interruption", "raised"), [
+    (KeyboardInterrupt, KeyboardInterrupt),
+    (lambda: SessionExpired("server went away"), HippoError),
+])
+def test_interrupted_push_is_completed_by_the_next(
+    server: Neo4jServer, index: Path, interruption: Callable[[], BaseException], raised: type[BaseException],
+) -> None:
     server.clear()
     batches = 0
 
@@ -113,9 +120,9 @@ def test_interrupted_push_is_completed_by_the_next(server: Neo4jServer, index: P
         nonlocal batches
         batches += 1
         if batches == 3:
-            raise KeyboardInterrupt
+            raise interruption()
 
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(raised):
         push_index(index, server.config, quiet=True, batch_rows=10, after_batch=interrupt_after_three)
     partial = sum(graph_counts(server.config).values())
     report = push_index(index, server.config, quiet=True)
