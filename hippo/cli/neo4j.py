@@ -37,10 +37,11 @@ def push_command(
     index_dir: Path | None, uri: str | None, user: str | None, password: str | None,
     database: str | None, quiet: bool, as_json: bool,
 ) -> None:
-    """Make a Neo4j database mirror the index: entities, facts, passages, documents.
+    """Mirror the index's graph into a Neo4j database.
 
-    Writes only what changed since the last push and removes what the index no longer has;
-    an interrupted push is completed by the next one.
+    Entities, facts, passages, documents, mentions and synonymy. Writes only what changed
+    since the last push and removes what the index no longer has; an interrupted push is
+    completed by the next one.
     """
     config = Neo4jConfig.from_env(uri, user, password, database)
     report = push_index(resolve_index(index_dir), config, quiet=quiet or as_json)
@@ -56,6 +57,8 @@ def push_command(
 @_uri_option
 @_user_option
 def guide_command(index_dir: Path | None, uri: str | None, user: str | None) -> None:
-    """Print Cypher for the Neo4j Browser, with example names from the index."""
+    """Print Cypher to paste into the Neo4j Browser.
+
+    Example names in the queries come from the index."""
     config = Neo4jConfig.from_env(uri, user)
     click.echo(render_guide(config, example_params(resolve_index(index_dir))))
