@@ -8,6 +8,7 @@ import scipy.sparse as sp
 from kernels.iterate import Step, power_iterate
 
 SPARSE_FRACTION = 0.25  # iterate on the non-zero rows only while they are fewer than this fraction of n
+SPARSE_MIN_EDGES = 100_000  # ... and only on graphs this large (below, scipy's slicing overhead dominates)
 
 
 def transition(adjacency: sp.csr_matrix, out_weight: np.ndarray, damping: float, dtype: np.dtype) -> sp.csr_matrix:
@@ -24,31 +25,48 @@ def transition(adjacency: sp.csr_matrix, out_weight: np.ndarray, damping: float,
 def make_step(adjacency: sp.csr_matrix, out_weight: np.ndarray, damping: float, seeds: np.ndarray) -> Step:
     """One PPR step ``x -> d P^T x + (d * dangling mass(x) + 1 - d) v`` for blocks of the (n, b) ``seeds``.
 
-    While the iterate is supported on few rows (sparse seeds, first hops) only those rows' edges are
-    read; sparse seeds enter through their non-zeros only.
+    While the iterate is supported on few rows (sparse seeds, first hops of a large graph) only those
+    rows' edges are read; sparse seeds enter through their non-zeros only.
     """
-    n, batch = seeds.shape
+    n = seeds.shape[0]
     walk = transition(adjacency, out_weight, damping, seeds.dtype)
-    propagate = walk.T  # CSC view (scatter): as fast here as a transposed copy (gather), and no copy
+    propagate = walk.T  # CSC view (scatter): no copy, and as fast here as a transposed copy (gather)
     dangling = np.flatnonzero(out_weight <= 0)
-    sparse_seeds = sp.csc_matrix(seeds) if np.count_nonzero(seeds) < SPARSE_FRACTION * seeds.size else None
-    dense_from = [False]  # once the support covers SPARSE_FRACTION of the nodes it only grows
+    sparse_phase = [adjacency.nnz >= SPARSE_MIN_EDGES]  # support only grows: once dense, always dense
+    teleport = _Teleport(seeds)
 
-    def step(x: np.ndarray, cols: np.ndarray) -> np.ndarray:
-        if not dense_from[0]:
+    def step(x: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        if sparse_phase[0]:
             rows = np.flatnonzero(x.any(axis=1))
-            dense_from[0] = rows.size >= SPARSE_FRACTION * n
-        y = propagate @ x if dense_from[0] else walk[rows].T @ x[rows]
-        coef = (damping * x[dangling].sum(0) + (1.0 - damping)).astype(y.dtype, copy=False)
-        if sparse_seeds is None:
-            y += (seeds if cols.size == batch else seeds[:, cols]) * coef
-        else:
-            v = sparse_seeds[:, cols].tocoo()
-            y[v.row, v.col] += v.data * coef[v.col]
+            sparse_phase[0] = rows.size < SPARSE_FRACTION * n
+        y = walk[rows].T @ x[rows] if sparse_phase[0] else propagate @ x
+        teleport.add(y, cols, (damping * x[dangling].sum(0) + (1.0 - damping)).astype(y.dtype, copy=False))
         scratch = np.subtract(y, x, out=None if x is seeds else x)  # the driver never reads x again
         return y, np.abs(scratch, out=scratch).sum(0)
 
     return step
+
+
+class _Teleport:
+    """Adds ``coef[j] * seeds[:, cols[j]]`` to a block, through the seeds' non-zeros when they are sparse."""
+
+    def __init__(self, seeds: np.ndarray) -> None:
+        self.seeds = seeds
+        rows, cols = np.nonzero(seeds)
+        self.sparse = rows.size < SPARSE_FRACTION * seeds.size
+        self.entries = (rows, cols, seeds[rows, cols])
+        self.active = (np.arange(seeds.shape[1]), *self.entries)  # (cols, rows, positions, values)
+
+    def add(self, y: np.ndarray, cols: np.ndarray, coef: np.ndarray) -> None:
+        if not self.sparse:
+            y += (self.seeds if cols.size == self.seeds.shape[1] else self.seeds[:, cols]) * coef
+            return
+        if self.active[0].size != cols.size:  # columns converged since the last step: re-select
+            rows, all_cols, values = self.entries
+            keep = np.isin(all_cols, cols)
+            self.active = (cols, rows[keep], np.searchsorted(cols, all_cols[keep]), values[keep])
+        _, rows, positions, values = self.active
+        y[rows, positions] += values * coef[positions]
 
 
 def ppr_cpu(

@@ -182,8 +182,19 @@ def test_bad_input_raises_value_error(adjacency: object, seeds: np.ndarray, kwar
 
 
 def test_dense_seeds_in_a_large_batch() -> None:
-    """Dense seeds (every node weighted, as HippoRAG 2 seeds passages) and the gather path (b >= 8)."""
+    """Dense seeds (every node weighted, as HippoRAG 2 weights passages) in a batch of 10."""
     adjacency = random_graph(300, 14)
     seeds = np.random.default_rng(14).random((300, 10))
     got = kernels.ppr(adjacency, seeds, backend="cpu")
     assert np.abs(got - prpack(adjacency, seeds, 0.5)).max() < 1e-6
+
+
+def test_sparse_first_hops_match_prpack(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The row-restricted steps used on large graphs while the iterate has few non-zero rows."""
+    from kernels import cpu
+
+    monkeypatch.setattr(cpu, "SPARSE_MIN_EDGES", 0)
+    adjacency = random_graph(2000, 15)
+    seeds = np.zeros((2000, 3))
+    seeds[[5, 900, 1500], [0, 1, 2]] = 1.0
+    assert np.abs(kernels.ppr(adjacency, seeds, backend="cpu") - prpack(adjacency, seeds, 0.5)).max() < 1e-6
