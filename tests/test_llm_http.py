@@ -9,7 +9,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
+from hippo.cli import main
 from hippo.config import IndexSettings
 from hippo.corpus import Passage
 from hippo.extract.llm_ie import LLMExtractor
@@ -73,6 +75,18 @@ def test_context_overflow_fails_only_that_request(server: LlamaServer) -> None:
     assert isinstance(fine, str)
 
 
+def test_index_command_reports_a_wrong_model_in_one_line(server: LlamaServer, tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus.json"
+    corpus.write_text(json.dumps(CORPUS[:1]))
+    args = ["index", str(corpus), "--index", str(tmp_path / "idx"), "--extractor", "llm",
+            "--llm", server.url, "--llm-model", "nope", "--quiet"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 2
+    assert result.output.strip() == (
+        f"error: --llm-model 'nope': not served by {server.url}; it serves {MODEL_ALIAS}"
+    )
+
+
 def test_recognition_filter_and_reader_run_on_a_real_model(server: LlamaServer) -> None:
     llm = make_llm(server.url)
     facts = [("ada brennan", "born in", "dunmore"), ("dunmore", "located in", "ireland")]
@@ -89,7 +103,7 @@ def test_llm_indexing_skips_failures_and_reruns_only_them(server: LlamaServer, t
 
     def index() -> tuple[LLM, IndexReport]:
         llm = make_llm(server.url, cache_path=cache)
-        options = {"llm": llm, "max_tokens": 48}
+        options = {"llm": llm, "max_tokens": 32}
         return llm, Indexer(tmp_path / "index", IndexSettings(extractor="llm"), quiet=True,
                             extractor_options=options).run([corpus])
 
@@ -104,7 +118,7 @@ def test_llm_indexing_skips_failures_and_reruns_only_them(server: LlamaServer, t
 
     llm = make_llm(server.url, cache_path=cache)  # same passages anew: all answers come from the cache
     passages = [Passage(str(i), p["title"], p["text"]) for i, p in enumerate(CORPUS)]
-    results = LLMExtractor(llm, max_tokens=48).extract(passages)
+    results = LLMExtractor(llm, max_tokens=32).extract(passages)
     assert results[0] == extraction and results[1].error
     assert (llm.stats.calls, llm.stats.cache_hits, llm.stats.failures) == (1, 2, 1)
 

@@ -15,6 +15,8 @@ from typing import Any
 from hippo.errors import HippoError
 from hippo.llm.base import LLMRequestError, LLMUnavailable, Request, Result
 
+REPEAT_PENALTY = 1.1  # llama.cpp server's default; without it small models loop until max_tokens
+
 
 class LlamaCppBackend:
     """Chat completions from a local .gguf file, one request at a time."""
@@ -57,6 +59,7 @@ class LlamaCppBackend:
     def _complete_one(self, request: Request) -> Result:
         options: dict[str, Any] = {
             "max_tokens": request.max_tokens, "temperature": request.temperature, "seed": request.seed,
+            "repeat_penalty": REPEAT_PENALTY,
         }
         schema = request.schema_dict()
         if schema is not None:
