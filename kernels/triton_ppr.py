@@ -94,7 +94,7 @@ def make_step(adjacency: sp.csr_matrix, out_weight: np.ndarray, damping: float, 
     dangling = torch.as_tensor(np.flatnonzero(out_weight <= 0), device=seeds.device)
     n, batch = seeds.shape
 
-    def step(x: torch.Tensor, cols: np.ndarray) -> torch.Tensor:
+    def step(x: torch.Tensor, cols: np.ndarray) -> tuple[torch.Tensor, np.ndarray]:
         x = x.contiguous()
         v = seeds if cols.size == batch else seeds[:, torch.as_tensor(cols, device=seeds.device)]
         coef = (damping * x[dangling].sum(0) + (1.0 - damping)).contiguous()
