@@ -25,11 +25,13 @@ def ppr(
     Args:
         adjacency: (n, n) scipy CSR; ``adjacency[i, j]`` is the weight of edge i -> j (pass an undirected
             graph symmetric). Self-loops count; rows with no positive weight are dangling.
-        seeds: non-negative (n,) or (n, b) array (numpy, or a torch tensor on any device); each column is
-            one query's personalization vector and is normalized here.
+        seeds: non-negative (n,) or (n, b) array (numpy, or a torch tensor on any device; wrap CuPy arrays
+            with ``torch.from_dlpack``); each column is one query's personalization vector, normalized here.
         damping: probability of following an edge, in (0, 1); ``1 - damping`` is the teleport probability.
-        tol: "cpu"/"triton": stop a column once the L1 change of an iteration is below ``tol`` (floored at
-            16 machine epsilons for float32). "push": residual threshold per out-edge (see kernels.push).
+        tol: "cpu"/"triton": a column stops once an iteration changes it by less than ``tol`` in L1, so its
+            L1 error is at most ``tol * damping / (1 - damping)`` (``tol`` is floored at 16 epsilons, about
+            1.9e-6, in float32). "push": residual threshold per out-edge; L1 error at most
+            ``2 * tol * (nnz + dangling nodes)``, and usually far less (see kernels.push).
         max_iter: iteration cap for the power-iteration backends (RuntimeWarning if reached).
         backend: "auto" (the Triton GPU kernel when CUDA is available, else "cpu"), "cpu", "push", "triton".
 
