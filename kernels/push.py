@@ -8,7 +8,7 @@ by weight, or, for a dangling node, back along the seed vector (PRPACK's convent
 
     ||x - (p + r)||_1 <= 2 * sum(r) <= 2 * eps * sum_u max(outdeg(u), 1) = 2 * eps * (nnz + n_dangling).
 
-Work is ``O(1 / ((1 - d) eps))`` edge visits at most, independent of graph size, so it wins on large
+Work is about ``1 / ((1 - d) eps)`` edge visits at most, independent of graph size, so it wins on large
 graphs with few seeds; on small graphs the exact backends are as fast.
 """
 

@@ -18,8 +18,9 @@ def check_graph(adjacency: Any) -> tuple[sp.csr_matrix, np.ndarray]:
     n_rows, n_cols = adjacency.shape
     if n_rows != n_cols or n_rows == 0:
         raise ValueError(f"adjacency must be a non-empty square matrix, got shape {adjacency.shape}")
-    if not np.issubdtype(adjacency.dtype, np.number) or np.issubdtype(adjacency.dtype, np.complexfloating):
-        raise ValueError(f"adjacency weights must be real numbers, got dtype {adjacency.dtype}")
+    dtype = adjacency.dtype
+    if not (np.issubdtype(dtype, np.integer) or np.issubdtype(dtype, np.floating) or np.issubdtype(dtype, np.bool_)):
+        raise ValueError(f"adjacency weights must be real numbers (or bool), got dtype {dtype}")
     data = adjacency.data
     if not (data >= 0).all():  # one pass; NaN fails the comparison too
         kind = "NaN" if np.isnan(data).any() else "negative"

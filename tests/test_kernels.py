@@ -97,12 +97,15 @@ def test_batch_equals_columns_and_seed_scale_is_irrelevant() -> None:
         np.testing.assert_allclose(kernels.ppr(adjacency, 7.0 * seeds[:, j], backend="cpu"), batch[:, j], atol=1e-12)
 
 
-def test_integer_seeds_and_csr_array() -> None:
+def test_integer_seeds_csr_array_and_bool_weights() -> None:
     adjacency = random_graph(100, 6)
     seeds = np.zeros(100, dtype=np.int64)
     seeds[[3, 50]] = [1, 2]
     expected = prpack(adjacency, seeds[:, None].astype(float), 0.5)[:, 0]
     np.testing.assert_allclose(kernels.ppr(sp.csr_array(adjacency), seeds), expected, atol=1e-8)
+    unweighted = sp.csr_matrix(adjacency > 0)  # bool weights: every positive edge counts 1
+    expected = prpack(unweighted.astype(float), seeds[:, None].astype(float), 0.5)[:, 0]
+    np.testing.assert_allclose(kernels.ppr(unweighted, seeds), expected, atol=1e-8)
 
 
 @pytest.mark.parametrize("eps", [1e-4, 1e-6])
@@ -164,6 +167,7 @@ ONE = np.ones(20)
         (GOOD, np.full(20, np.nan), {}, "NaN"),
         (GOOD, np.full(20, np.inf), {}, "finite"),
         (GOOD, ONE.astype(complex), {}, "real"),
+        (GOOD.astype(complex), ONE, {}, "real"),
         (sp.csr_matrix(np.where(GOOD.toarray() > 0, np.nan, 0.0)), ONE, {}, "NaN edge weights"),
         (-GOOD, ONE, {}, "negative edge weights"),
         (sp.csr_matrix(np.where(GOOD.toarray() > 0, np.inf, 0.0)), ONE, {}, "infinite"),
