@@ -40,9 +40,10 @@ def make_step(adjacency: sp.csr_matrix, out_weight: np.ndarray, damping: float, 
             rows = np.flatnonzero(x.any(axis=1))
             sparse_phase[0] = rows.size < SPARSE_FRACTION * n
         y = walk[rows].T @ x[rows] if sparse_phase[0] else propagate @ x
-        teleport.add(y, cols, (damping * x[dangling].sum(0) + (1.0 - damping)).astype(y.dtype, copy=False))
+        dangling_mass = x[dangling].sum(0, dtype=np.float64)  # float64 sums: float32 ones drift on long columns
+        teleport.add(y, cols, (damping * dangling_mass + (1.0 - damping)).astype(y.dtype))
         scratch = np.subtract(y, x, out=None if x is seeds else x)  # the driver never reads x again
-        return y, np.abs(scratch, out=scratch).sum(0)
+        return y, np.abs(scratch, out=scratch).sum(0, dtype=np.float64)
 
     return step
 
@@ -75,4 +76,5 @@ def ppr_cpu(
     """Exact PPR for (n, b) unit-column ``seeds`` (float32 or float64) by batched power iteration."""
     tol = max(tol, 16 * float(np.finfo(seeds.dtype).eps))  # below this float32 round-off never settles
     x = power_iterate(make_step(adjacency, out_weight, damping, seeds), seeds, tol, max_iter, np)
-    return x / x.sum(0)
+    x /= x.sum(0, dtype=np.float64).astype(x.dtype)
+    return x

@@ -202,3 +202,14 @@ def test_sparse_first_hops_match_prpack(monkeypatch: pytest.MonkeyPatch) -> None
     seeds = np.zeros((2000, 3))
     seeds[[5, 900, 1500], [0, 1, 2]] = 1.0
     assert np.abs(kernels.ppr(adjacency, seeds, backend="cpu") - prpack(adjacency, seeds, 0.5)).max() < 1e-6
+
+
+def test_float32_batch_keeps_sums_exact_on_long_columns() -> None:
+    """float32 column sums along axis 0 must not drift (numpy accumulates them naively)."""
+    n = 200_000
+    rng = np.random.default_rng(17)
+    adjacency = sp.csr_matrix((rng.random(2 * n), (rng.integers(0, n, 2 * n), rng.integers(0, n, 2 * n))), shape=(n, n))
+    seeds = random_seeds(n, 2, 17)
+    got = kernels.ppr(adjacency, seeds.astype(np.float32), tol=1e-6, backend="cpu")
+    np.testing.assert_allclose(got.sum(0, dtype=np.float64), 1.0, atol=1e-6)
+    assert np.abs(got - kernels.ppr(adjacency, seeds, tol=1e-10, backend="cpu")).max() < 1e-7
