@@ -97,7 +97,7 @@ def make_step(adjacency: sp.csr_matrix, out_weight: np.ndarray, damping: float, 
     def step(x: torch.Tensor, cols: np.ndarray) -> tuple[torch.Tensor, np.ndarray]:
         x = x.contiguous()
         v = seeds if cols.size == batch else seeds[:, torch.as_tensor(cols, device=seeds.device)]
-        coef = (damping * x[dangling].sum(0) + (1.0 - damping)).contiguous()
+        coef = (damping * x[dangling].sum(0, dtype=torch.float64) + (1.0 - damping)).to(x.dtype)  # float64 sums
         y = torch.empty_like(x)
         block_b = min(32, triton.next_power_of_2(x.shape[1]))
         grid = (triton.cdiv(n, BLOCK_R), triton.cdiv(x.shape[1], block_b))
@@ -115,7 +115,7 @@ def make_step(adjacency: sp.csr_matrix, out_weight: np.ndarray, damping: float, 
             BLOCK_K=BLOCK_K,
             BLOCK_B=block_b,
         )
-        return y, (y - x).abs().sum(0).cpu().numpy()
+        return y, (y - x).abs().sum(0, dtype=torch.float64).cpu().numpy()
 
     return step
 
@@ -126,4 +126,4 @@ def ppr_triton(
     """Exact PPR for (n, b) unit-column ``seeds`` (a float32/float64 tensor) with the Triton kernel."""
     tol = max(tol, 16 * torch.finfo(seeds.dtype).eps)
     x = power_iterate(make_step(adjacency, out_weight, damping, seeds), seeds, tol, max_iter, torch)
-    return x / x.sum(0)
+    return x / x.sum(0, dtype=torch.float64).to(x.dtype)
