@@ -27,7 +27,7 @@ from hippo.neo4j.connection import Neo4jConfig, open_session
 from hippo.progress import progress_bar
 from hippo.store import IndexStore
 
-BATCH_ROWS = 2000
+BATCH_ROWS = 10_000
 NODE_LABELS = ("Document", "Passage", "Entity", "Query")
 
 Key = str | tuple[str, str, str | None]
@@ -36,7 +36,7 @@ Props = dict[str, Any]
 
 @dataclass(frozen=True)
 class NodeKind:
-    """Nodes of one label, keyed by their `id` property."""
+    """Nodes of one label, keyed by their `id` property. Rows are [id, properties]."""
 
     label: str
 
@@ -45,24 +45,25 @@ class NodeKind:
         return self.label
 
     def existing_query(self) -> str:
-        return f"MATCH (n:{self.label}) RETURN n.id AS key, properties(n) AS props"
+        return f"MATCH (n:{self.label}) RETURN collect([n.id, properties(n)]) AS rows"
 
-    def key(self, record: neo4j.Record) -> Key:
-        return str(record["key"])
+    def key_parts(self, key: Key) -> list[str | None]:
+        return [str(key)]
+
+    def key(self, row: list[Any]) -> Key:
+        return str(row[0])
 
     def write_query(self) -> str:
-        return f"UNWIND $rows AS row MERGE (n:{self.label} {{id: row.key}}) SET n += row.props"
-
-    def row(self, key: Key, props: Props) -> Props:
-        return {"key": key, "props": props}
+        return f"UNWIND $rows AS row MERGE (n:{self.label} {{id: row[0]}}) SET n += row[1]"
 
     def delete_query(self) -> str:
-        return f"UNWIND $rows AS row MATCH (n:{self.label} {{id: row.key}}) DETACH DELETE n"
+        return f"UNWIND $rows AS row MATCH (n:{self.label} {{id: row[0]}}) DETACH DELETE n"
 
 
 @dataclass(frozen=True)
 class RelKind:
-    """Relationships of one type, keyed by (start id, end id, own `id` when `keyed`)."""
+    """Relationships of one type, keyed by (start id, end id, own `id` when `keyed`).
+    Rows are [start id, end id, own id or null, properties]."""
 
     type: str
     start: str
@@ -75,24 +76,24 @@ class RelKind:
 
     def existing_query(self) -> str:
         return (f"MATCH (a:{self.start})-[r:{self.type}]->(b:{self.end}) "
-                "RETURN a.id AS start, b.id AS end, properties(r) AS props")
+                "RETURN collect([a.id, b.id, r.id, properties(r)]) AS rows")
 
-    def key(self, record: neo4j.Record) -> Key:
-        return (record["start"], record["end"], record["props"].get("id") if self.keyed else None)
+    def key_parts(self, key: Key) -> list[str | None]:
+        return list(key)
+
+    def key(self, row: list[Any]) -> Key:
+        return (row[0], row[1], row[2])
 
     def _match(self) -> str:
-        return f"MATCH (a:{self.start} {{id: row.start}}), (b:{self.end} {{id: row.end}}) "
+        return f"UNWIND $rows AS row MATCH (a:{self.start} {{id: row[0]}}), (b:{self.end} {{id: row[1]}}) "
 
     def write_query(self) -> str:
-        own = " {id: row.props.id}" if self.keyed else ""
-        return f"UNWIND $rows AS row {self._match()}MERGE (a)-[r:{self.type}{own}]->(b) SET r = row.props"
-
-    def row(self, key: Key, props: Props) -> Props:
-        return {"start": key[0], "end": key[1], "id": key[2], "props": props}
+        own = " {id: row[2]}" if self.keyed else ""
+        return f"{self._match()}MERGE (a)-[r:{self.type}{own}]->(b) SET r = row[3]"
 
     def delete_query(self) -> str:
-        return (f"UNWIND $rows AS row MATCH (a:{self.start} {{id: row.start}})-[r:{self.type}]->"
-                f"(b:{self.end} {{id: row.end}}) WHERE row.id IS NULL OR r.id = row.id DELETE r")
+        return (f"UNWIND $rows AS row MATCH (a:{self.start} {{id: row[0]}})-[r:{self.type}]->"
+                f"(b:{self.end} {{id: row[1]}}) WHERE row[2] IS NULL OR r.id = row[2] DELETE r")
 
 
 Kind = NodeKind | RelKind
@@ -196,9 +197,9 @@ def push_index(
             # nodes before the relationships that need them; stale relationships before nodes
             for kind, upserts, _, counts in plans:
                 report.counts[kind.name] = counts
-                run(kind.write_query(), [kind.row(k, p) for k, p in upserts])
+                run(kind.write_query(), [[*kind.key_parts(k), p] for k, p in upserts])
             for kind, _, deletes, _ in reversed(plans):
-                run(kind.delete_query(), [kind.row(k, {}) for k in deletes])
+                run(kind.delete_query(), [kind.key_parts(k) for k in deletes])
     report.seconds = time.perf_counter() - started
     return report
 
@@ -216,7 +217,8 @@ def _diff(
     session: neo4j.Session, kind: Kind, desired: dict[Key, Props]
 ) -> tuple[list[tuple[Key, Props]], list[Key], KindCounts]:
     """(rows to write, keys to delete, counts) for one kind."""
-    existing = {kind.key(r): r["props"] for r in session.run(kind.existing_query())}
+    rows = session.run(kind.existing_query()).single(strict=True)["rows"]
+    existing = {kind.key(row): row[-1] for row in rows}
     upserts = [(k, p) for k, p in desired.items() if existing.get(k) != p]
     deletes = [k for k in existing if k not in desired]
     created = sum(1 for k, _ in upserts if k not in existing)
