@@ -186,7 +186,7 @@ def push_index(
         total = sum(len(upserts) + len(deletes) for _, upserts, deletes, _ in plans)
         with progress_bar(total, "neo4j push", "item", quiet) as bar:
 
-            def run(query: str, rows: list[Props]) -> None:
+            def run(query: str, rows: list[list[Any]]) -> None:
                 for start in range(0, len(rows), batch_rows):
                     batch = rows[start:start + batch_rows]
                     session.execute_write(lambda tx, b=batch: tx.run(query, rows=b).consume())
