@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 from typing import Any
 
@@ -59,6 +60,8 @@ def ppr(
 
         tensor = seeds if is_torch else torch.from_numpy(seeds).to("cuda" if torch.cuda.is_available() else "cpu")
         tensor = tensor if tensor.dtype in (torch.float32, torch.float64) else tensor.to(torch.float64)
+        if tensor.device.type != "cuda" and os.environ.get("TRITON_INTERPRET", "0").lower() not in ("1", "true"):
+            raise ValueError('backend="triton" needs a CUDA device (or TRITON_INTERPRET=1 for CPU tensors)')
         scores = ppr_triton(adjacency, out_weight, check_seeds(tensor, n), damping, tol, max_iter)
         return (scores if is_torch else scores.cpu().numpy()).reshape(seeds.shape)
     host = seeds.detach().cpu().numpy() if is_torch else seeds

@@ -138,6 +138,15 @@ def test_non_convergence_warns() -> None:
     np.testing.assert_allclose(got.sum(0), 1.0)
 
 
+def test_triton_without_cuda_or_interpreter_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    torch = pytest.importorskip("torch")
+    if torch.cuda.is_available():
+        pytest.skip("a CUDA device is present")
+    monkeypatch.delenv("TRITON_INTERPRET", raising=False)
+    with pytest.raises(ValueError, match="CUDA"):
+        kernels.ppr(GOOD, ONE, backend="triton")
+
+
 def test_import_is_light_and_auto_uses_cpu_without_gpu() -> None:
     code = "import sys, kernels; assert 'torch' not in sys.modules and 'triton' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
