@@ -8,7 +8,6 @@ from collections import Counter
 from collections.abc import Sequence
 
 import numpy as np
-from sklearn.neighbors import NearestNeighbors
 
 from hippo.corpus import Passage
 from hippo.extract.base import Extraction, normalize_entity
@@ -55,22 +54,34 @@ def derive_records(passages: Sequence[Passage], extractions: dict[str, Extractio
     return DerivedRecords(entities, facts, sorted(passage_entities), sorted(passage_facts))
 
 
+SYNONYM_ROW_BLOCK = 1024
+
+
 def synonym_pairs(
     vectors: np.ndarray, k: int, threshold: float
 ) -> list[tuple[int, int, float]]:
-    """(i, j, cosine) for entity pairs i<j among each other's k nearest neighbours with
-    cosine >= threshold. `vectors` must be L2-normalized."""
+    """(i, j, cosine) for entity pairs i<j where j is among i's k most similar entities (or i
+    among j's) with cosine >= threshold. `vectors` must be L2-normalized.
+
+    Exact brute force in float32 row blocks; the threshold is applied before ranking, so
+    only the few candidates above it are sorted (sklearn's kNN sorts every row: 4x slower
+    on 60k entities).
+    """
     n = vectors.shape[0]
     if n < 2 or k == 0:
         return []
-    search = NearestNeighbors(n_neighbors=min(k + 1, n), algorithm="brute", metric="cosine")
-    distances, neighbours = search.fit(vectors).kneighbors(vectors)
+    matrix = np.ascontiguousarray(vectors, dtype=np.float32)
     pairs: dict[tuple[int, int], float] = {}
-    for i, (row_d, row_n) in enumerate(zip(distances, neighbours, strict=True)):
-        for d, j in zip(row_d, row_n, strict=True):
-            similarity = 1.0 - float(d)
-            if j != i and similarity >= threshold:
-                pairs[(min(i, int(j)), max(i, int(j)))] = similarity
+    for start in range(0, n, SYNONYM_ROW_BLOCK):
+        block = matrix[start:start + SYNONYM_ROW_BLOCK] @ matrix.T
+        block[np.arange(block.shape[0]), np.arange(start, start + block.shape[0])] = -np.inf
+        rows, cols = np.nonzero(block >= threshold)
+        similarities = block[rows, cols]
+        order = np.lexsort((-similarities, rows))  # by row, most similar first
+        rank = np.arange(order.size) - np.searchsorted(rows[order], rows[order])
+        for position in order[rank < k]:
+            i, j = start + int(rows[position]), int(cols[position])
+            pairs[(min(i, j), max(i, j))] = float(similarities[position])
     return [(i, j, s) for (i, j), s in sorted(pairs.items())]
 
 

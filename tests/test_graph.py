@@ -1,0 +1,41 @@
+"""Synonymy edges: the blocked threshold-first kNN agrees with scikit-learn's exact kNN."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.neighbors import NearestNeighbors
+
+from hippo.graph import SYNONYM_ROW_BLOCK, synonym_pairs
+
+
+def _reference(vectors: np.ndarray, k: int, threshold: float) -> set[tuple[int, int]]:
+    search = NearestNeighbors(n_neighbors=k + 1, algorithm="brute", metric="cosine").fit(vectors)
+    distances, neighbours = search.kneighbors(vectors)
+    pairs = set()
+    for i, (row_d, row_n) in enumerate(zip(distances, neighbours, strict=True)):
+        for d, j in zip(row_d, row_n, strict=True):
+            if j != i and 1.0 - d >= threshold:
+                pairs.add((min(i, int(j)), max(i, int(j))))
+    return pairs
+
+
+@pytest.mark.parametrize(("k", "threshold"), [(1, 0.5), (3, 0.6), (10, 0.8)])
+def test_synonym_pairs_match_sklearn_knn(k: int, threshold: float) -> None:
+    rng = np.random.default_rng(7)
+    centres = rng.normal(size=(300, 16))
+    # clusters of near-duplicates, spread over more than one row block
+    vectors = np.repeat(centres, 4, axis=0) + 0.35 * rng.normal(size=(1200, 16))
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    assert len(vectors) > SYNONYM_ROW_BLOCK
+    found = synonym_pairs(vectors.astype(np.float32), k, threshold)
+    assert {(i, j) for i, j, _ in found} == _reference(vectors, k, threshold)
+    assert all(i < j and s >= threshold - 1e-6 for i, j, s in found)
+    assert all(abs(s - float(vectors[i] @ vectors[j])) < 1e-5 for i, j, s in found)
+
+
+def test_synonym_pairs_degenerate_inputs() -> None:
+    one = np.ones((1, 4), dtype=np.float32) / 2
+    assert synonym_pairs(one, 5, 0.8) == []
+    assert synonym_pairs(np.vstack([one, one]), 0, 0.8) == []
+    assert synonym_pairs(np.vstack([one, one]), 5, 0.8) == [(0, 1, pytest.approx(1.0))]
