@@ -36,11 +36,26 @@ class Encoder:
         """(len(texts), dim) float32 array of L2-normalized embeddings."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
-        vectors = self._model.encode(
-            list(texts), batch_size=self.batch_size, normalize_embeddings=True,
-            convert_to_numpy=True, show_progress_bar=False,
-        )
+        import torch
+
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=_cpu_has_bf16()):
+            vectors = self._model.encode(
+                list(texts), batch_size=self.batch_size, normalize_embeddings=True,
+                convert_to_numpy=True, show_progress_bar=False,
+            )
         return np.asarray(vectors, dtype=np.float32)
+
+
+@cache
+def _cpu_has_bf16() -> bool:
+    """Whether oneDNN runs bfloat16 matmuls on this CPU (AVX-512 and newer). Measured on an
+    AVX512-BF16 EPYC: 1.6x faster embedding, cosine >= 0.9999 to float32; older CPUs stay float32."""
+    import torch
+
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
 
 
 @cache
