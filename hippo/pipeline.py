@@ -20,11 +20,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pipelines
 from hippo.errors import HippoError
 from hippo.stages import RetrievalContext, RetrievalState, Stage, stage_class
 
 DEFAULT_PIPELINE = "hipporag2"
-BUILTIN_DIR = Path(__file__).resolve().parent.parent / "pipelines"
+BUILTIN_DIR = Path(pipelines.__file__).resolve().parent
 
 
 @dataclass
