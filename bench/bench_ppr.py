@@ -3,7 +3,7 @@
 Prints per-query milliseconds, queries/s, the speed-up over igraph measured in the same run, and the
 accuracy of each kernels backend against PRPACK (max abs difference, top-10 agreement).
 
-    python bench/bench_ppr.py --sizes 10000,200000 [--hippo-index /work/indexes/2wiki]
+    python bench/bench_ppr.py --sizes 10000,200000 [--hippo-index .hippo-eval/2wiki]
 """
 
 from __future__ import annotations
@@ -164,7 +164,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--sizes", default="10000,200000", help="comma-separated synthetic graph sizes (nodes)")
     parser.add_argument("--edges-per-node", type=int, default=10)
-    parser.add_argument("--hippo-index", type=Path, default=Path("/work/indexes/2wiki"))
+    parser.add_argument("--hippo-index", type=Path, default=Path(".hippo-eval/2wiki"),
+                        help="a hippo index to benchmark too (default: the one `bench/run.sh 2wiki` builds)")
     parser.add_argument("--batch", type=int, default=64)
     parser.add_argument("--single-queries", type=int, default=5, help="queries timed one at a time")
     parser.add_argument("--seeds-per-query", type=int, default=5)

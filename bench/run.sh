@@ -22,6 +22,6 @@ esac
 shift
 mkdir -p bench/results
 hippo eval --dataset "$questions" --corpus "$corpus" --index "$indexes/$name" \
-  --pipelines hipporag2,dense --json "bench/results/$name.json" "$@"
+  --pipelines hipporag2,hybrid,dense --json "bench/results/$name.json" "$@"
 hippo bench --index "$indexes/$name" --dataset "$questions" --queries 50 \
-  --pipelines hipporag2,dense --json "bench/results/$name-bench.json"
+  --pipelines hipporag2,hybrid,dense --json "bench/results/$name-bench.json"
