@@ -9,6 +9,11 @@ from kernels.iterate import Step, power_iterate
 
 SPARSE_FRACTION = 0.25  # iterate on the non-zero rows only while they are fewer than this fraction of n
 SPARSE_MIN_EDGES = 100_000  # ... and only on graphs this large (below, scipy's slicing overhead dominates)
+# On large graphs, queries per sparse x dense product: rows of x this narrow keep the scattered reads in
+# cache. Measured on the 200k-node / 2M-edge graph (2-core EPYC), batch 64: float32 30 -> 19 ms per query
+# at width 8, float64 65 -> 58 ms at width 2. On the 2Wiki index (271k edges) one wide block is faster.
+BLOCK_WIDTH = {np.dtype(np.float32): 8, np.dtype(np.float64): 2}
+BLOCK_MIN_EDGES = 1_000_000
 
 
 def transition(adjacency: sp.csr_matrix, out_weight: np.ndarray, damping: float, dtype: np.dtype) -> sp.csr_matrix:
@@ -22,14 +27,19 @@ def transition(adjacency: sp.csr_matrix, out_weight: np.ndarray, damping: float,
     return sp.csr_matrix((data, adjacency.indices, adjacency.indptr), shape=adjacency.shape)
 
 
-def make_step(adjacency: sp.csr_matrix, out_weight: np.ndarray, damping: float, seeds: np.ndarray) -> Step:
+def make_step(
+    adjacency: sp.csr_matrix, out_weight: np.ndarray, damping: float, seeds: np.ndarray,
+    walk: sp.csr_matrix | None = None,
+) -> Step:
     """One PPR step ``x -> d P^T x + (d * dangling mass(x) + 1 - d) v`` for blocks of the (n, b) ``seeds``.
 
     While the iterate is supported on few rows (sparse seeds, first hops of a large graph) only those
-    rows' edges are read; sparse seeds enter through their non-zeros only.
+    rows' edges are read; sparse seeds enter through their non-zeros only. ``walk`` is
+    ``transition(...)`` when the caller already has it.
     """
     n = seeds.shape[0]
-    walk = transition(adjacency, out_weight, damping, seeds.dtype)
+    if walk is None:
+        walk = transition(adjacency, out_weight, damping, seeds.dtype)
     propagate = walk.T  # CSC view (scatter): no copy, and as fast here as a transposed copy (gather)
     dangling = np.flatnonzero(out_weight <= 0)
     sparse_phase = [adjacency.nnz >= SPARSE_MIN_EDGES]  # support only grows: once dense, always dense
@@ -73,8 +83,14 @@ class _Teleport:
 def ppr_cpu(
     adjacency: sp.csr_matrix, out_weight: np.ndarray, seeds: np.ndarray, damping: float, tol: float, max_iter: int
 ) -> np.ndarray:
-    """Exact PPR for (n, b) unit-column ``seeds`` (float32 or float64) by batched power iteration."""
+    """Exact PPR for (n, b) unit-column ``seeds`` (float32 or float64) by batched power iteration,
+    ``BLOCK_WIDTH`` queries at a time on graphs of ``BLOCK_MIN_EDGES`` or more."""
     tol = max(tol, 16 * float(np.finfo(seeds.dtype).eps))  # below this float32 round-off never settles
-    x = power_iterate(make_step(adjacency, out_weight, damping, seeds), seeds, tol, max_iter, np)
-    x /= x.sum(0, dtype=np.float64).astype(x.dtype)
-    return x
+    walk = transition(adjacency, out_weight, damping, seeds.dtype)
+    width = BLOCK_WIDTH[seeds.dtype] if adjacency.nnz >= BLOCK_MIN_EDGES else seeds.shape[1]
+    result = np.empty_like(seeds)
+    for start in range(0, seeds.shape[1], width):
+        block = np.ascontiguousarray(seeds[:, start:start + width])
+        x = power_iterate(make_step(adjacency, out_weight, damping, block, walk), block, tol, max_iter, np)
+        result[:, start:start + width] = x / x.sum(0, dtype=np.float64).astype(x.dtype)
+    return result

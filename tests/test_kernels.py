@@ -222,3 +222,16 @@ def test_float32_batch_keeps_sums_exact_on_long_columns() -> None:
     got = kernels.ppr(adjacency, seeds.astype(np.float32), tol=1e-6, backend="cpu")
     np.testing.assert_allclose(got.sum(0, dtype=np.float64), 1.0, atol=1e-6)
     assert np.abs(got - kernels.ppr(adjacency, seeds, tol=1e-10, backend="cpu")).max() < 1e-7
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_column_blocks_of_large_graphs_match_prpack(monkeypatch: pytest.MonkeyPatch, dtype: type) -> None:
+    """Large graphs iterate a batch in narrow column blocks; a ragged last block included."""
+    from kernels import cpu
+
+    monkeypatch.setattr(cpu, "BLOCK_MIN_EDGES", 0)
+    adjacency = random_graph(400, 18)
+    seeds = random_seeds(400, 11, 18)
+    got = kernels.ppr(adjacency, seeds.astype(dtype), tol=1e-9, backend="cpu")
+    assert got.dtype == dtype and got.shape == (400, 11)
+    assert np.abs(got - prpack(adjacency, seeds, 0.5)).max() < (1e-5 if dtype == np.float32 else 1e-8)
