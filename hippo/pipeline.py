@@ -23,6 +23,7 @@ from typing import Any
 import pipelines
 from hippo.errors import HippoError
 from hippo.stages import RetrievalContext, RetrievalState, Stage, stage_class
+from hippo.stages.base import single_threaded_blas
 
 DEFAULT_PIPELINE = "hipporag2"
 BUILTIN_DIR = Path(pipelines.__file__).resolve().parent
@@ -49,9 +50,10 @@ class Pipeline:
             if not question.strip():
                 raise HippoError("the question is empty; ask something")
         states = [RetrievalState(question=q.strip()) for q in questions]
-        for stage in self.stages:
-            if not (retrieve_only and stage.answers):
-                states = stage.run_batch(states, ctx)
+        with single_threaded_blas():
+            for stage in self.stages:
+                if not (retrieve_only and stage.answers):
+                    states = stage.run_batch(states, ctx)
         return states
 
 
