@@ -2,7 +2,7 @@
 emptied database, then a re-push that finds nothing to write.
 
     set -a; eval "$(scripts/neo4j-server start)"; set +a
-    python bench/bench_neo4j.py --index /work/indexes/2wiki [--json bench/results/neo4j.json]
+    python bench/bench_neo4j.py --index .hippo-eval/2wiki [--json bench/results/neo4j.json]
 
 Empties the target database of hippo's nodes first: point it at a scratch server.
 """
