@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -83,14 +86,32 @@ class _Teleport:
 def ppr_cpu(
     adjacency: sp.csr_matrix, out_weight: np.ndarray, seeds: np.ndarray, damping: float, tol: float, max_iter: int
 ) -> np.ndarray:
-    """Exact PPR for (n, b) unit-column ``seeds`` (float32 or float64) by batched power iteration,
-    ``BLOCK_WIDTH`` queries at a time on graphs of ``BLOCK_MIN_EDGES`` or more."""
+    """Exact PPR for (n, b) unit-column ``seeds`` (float32 or float64) by batched power iteration.
+
+    The batch is cut into column blocks solved on a thread per core (scipy's sparse products and
+    numpy's array ops release the GIL): ``BLOCK_WIDTH`` queries a block on graphs of
+    ``BLOCK_MIN_EDGES`` or more, else one block per core.
+    """
     tol = max(tol, 16 * float(np.finfo(seeds.dtype).eps))  # below this float32 round-off never settles
     walk = transition(adjacency, out_weight, damping, seeds.dtype)
-    width = BLOCK_WIDTH[seeds.dtype] if adjacency.nnz >= BLOCK_MIN_EDGES else seeds.shape[1]
+    b, cores = seeds.shape[1], _usable_cores()
+    width = BLOCK_WIDTH[seeds.dtype] if adjacency.nnz >= BLOCK_MIN_EDGES else -(-b // cores)
     result = np.empty_like(seeds)
-    for start in range(0, seeds.shape[1], width):
+
+    def solve(start: int) -> None:
         block = np.ascontiguousarray(seeds[:, start:start + width])
         x = power_iterate(make_step(adjacency, out_weight, damping, block, walk), block, tol, max_iter, np)
         result[:, start:start + width] = x / x.sum(0, dtype=np.float64).astype(x.dtype)
+
+    starts = range(0, b, width)
+    if len(starts) == 1:
+        solve(0)
+    else:
+        with ThreadPoolExecutor(min(cores, len(starts))) as pool:
+            list(pool.map(solve, starts))
     return result
+
+
+def _usable_cores() -> int:
+    """Cores this process may run on (its affinity mask, where the OS has one)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
