@@ -61,6 +61,9 @@ Document = dict[str, str]
 class Hippo:
     """One index directory and the models to search it; models load once, on first use.
 
+    `workers` > 1 lets `index` run spaCy OpenIE in that many spawned processes on large runs
+    (a script doing so needs the usual `if __name__ == "__main__":` guard).
+
     >>> h = Hippo(".hippo")                                # doctest: +SKIP
     >>> h.index(["data/sample"])                           # doctest: +SKIP
     >>> h.retrieve("Where was the director of The Silent Tide born?").passages[0].title  # doctest: +SKIP
@@ -68,13 +71,14 @@ class Hippo:
 
     def __init__(
         self, index_dir: str | Path | None = None, *, llm: str | None = None, llm_model: str | None = None,
-        settings: IndexSettings | None = None, quiet: bool = True,
+        settings: IndexSettings | None = None, quiet: bool = True, workers: int = 1,
     ) -> None:
         self.index_dir = Path(index_dir) if index_dir is not None else default_index_dir()
         self.llm = llm
         self.llm_model = llm_model
         self.settings = settings
         self.quiet = quiet
+        self.workers = workers
         self._context: RetrievalContext | None = None
         self._pipelines: dict[str, Pipeline] = {}
 
@@ -91,7 +95,8 @@ class Hippo:
         if documents:
             paths.append(self._write_documents(documents))
         extractor_options = {"llm": self.llm, "llm_model": self.llm_model} if self.llm else {}
-        indexer = Indexer(self.index_dir, self.settings, quiet=self.quiet, extractor_options=extractor_options)
+        indexer = Indexer(self.index_dir, self.settings, quiet=self.quiet, extractor_options=extractor_options,
+                          workers=self.workers)
         report = indexer.run(paths)
         self._context = None
         return report

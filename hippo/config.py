@@ -50,3 +50,8 @@ class IndexSettings:
 def default_index_dir() -> Path:
     """The index directory: $HIPPO_INDEX, else ./.hippo."""
     return Path(os.environ.get("HIPPO_INDEX", str(DEFAULT_INDEX_DIR)))
+
+
+def usable_cores() -> int:
+    """Cores this process may run on (its affinity mask, where the OS has one)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1

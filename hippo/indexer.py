@@ -8,7 +8,8 @@ strings embedded once (keyed by content), and the graph is rebuilt only when rec
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from hippo.snapshot import GraphSnapshot, save_snapshot, snapshot_exists
 from hippo.store import DocumentRecord, IndexStore
 
 EXTRACT_BATCH = 128
+PARALLEL_MIN_PASSAGES = 1000  # below this, starting worker processes costs more than it saves
 EMBED_CHUNK = 2048
 
 
@@ -73,8 +75,10 @@ class Indexer:
         quiet: bool = False,
         extractor_options: dict[str, Any] | None = None,
         warn: Callable[[str], None] | None = None,
+        workers: int = 1,
     ) -> None:
         self.index_dir = Path(index_dir)
+        self.workers = workers
         self.requested = settings
         self.quiet = quiet
         self.extractor_options = extractor_options or {}
@@ -159,8 +163,10 @@ class Indexer:
         started = time.perf_counter()
         pending = store.passages_without_extraction(settings.extractor)
         if pending:
-            extractor = self._extractor(settings)
-            with progress_bar(len(pending), f"OpenIE ({settings.extractor})", "passage", self.quiet) as bar:
+            workers = self.workers if len(pending) >= PARALLEL_MIN_PASSAGES else 1
+            extractor = get_extractor(settings.extractor, workers=workers, **self.extractor_options)
+            with progress_bar(len(pending), f"OpenIE ({settings.extractor})", "passage", self.quiet) as bar, \
+                    _closing(extractor):
                 for batch in _batches(pending, EXTRACT_BATCH):
                     results = extractor.extract(batch)
                     store.save_extractions(settings.extractor, [(p.id, r) for p, r in zip(batch, results, strict=True)])
@@ -173,9 +179,6 @@ class Indexer:
             if report.passages_extracted:
                 store.mark_dirty(True)
         report.seconds["extract"] = time.perf_counter() - started
-
-    def _extractor(self, settings: IndexSettings) -> Extractor:
-        return get_extractor(settings.extractor, **self.extractor_options)
 
     # -- embeddings and graph --------------------------------------------------------------------
 
@@ -234,6 +237,17 @@ class Indexer:
                 store.save_embeddings([text_key(t) for t in chunk], encoder.encode(chunk))
                 report.strings_embedded += len(chunk)
                 bar.update(len(chunk))
+
+
+@contextmanager
+def _closing(extractor: Extractor) -> Iterator[Extractor]:
+    """Yields the extractor, then calls its `close()` if it has one (worker processes)."""
+    try:
+        yield extractor
+    finally:
+        close = getattr(extractor, "close", None)
+        if close is not None:
+            close()
 
 
 def _batches(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:

@@ -10,7 +10,14 @@ import click
 
 from hippo.api import Hippo
 from hippo.bench import format_bench, run_bench, sample_queries
-from hippo.cli.options import index_option, llm_options, quiet_option, resolve_index
+from hippo.cli.options import (
+    index_option,
+    llm_options,
+    quiet_option,
+    resolve_index,
+    resolve_workers,
+    workers_option,
+)
 from hippo.config import IndexSettings
 from hippo.datasets import load_corpus, load_questions
 from hippo.errors import HippoError
@@ -43,10 +50,11 @@ json_file_option = click.option(
               help="Index directory (default: .hippo-eval/<corpus file name>); reused when it exists.")
 @llm_options
 @json_file_option
+@workers_option
 @quiet_option
 def eval_command(
     dataset: Path, corpus: Path, pipelines: str, limit: int | None, index_dir: Path | None, llm: str | None,
-    llm_model: str | None, json_path: Path | None, quiet: bool,
+    llm_model: str | None, json_path: Path | None, workers: int | None, quiet: bool,
 ) -> None:
     """Recall@1/2/5/10 of the gold passages (and EM/F1 with --llm) per pipeline.
 
@@ -57,7 +65,8 @@ def eval_command(
     questions = load_questions(dataset)[:limit]
     index_dir = index_dir or EVAL_INDEX_ROOT / corpus.stem
     gold = load_corpus(corpus, _settings(index_dir))
-    hippo = _indexed(index_dir, corpus, llm, llm_model, quiet)
+    hippo = _indexed(Hippo(index_dir, llm=llm, llm_model=llm_model, quiet=quiet, workers=resolve_workers(workers)),
+                     corpus, quiet)
     held = index_stats(hippo.index_dir)["passages"]
     if held != len(gold.passages) and not quiet:
         click.echo(f"note: {hippo.index_dir} holds {held} passages, {corpus} {len(gold.passages)}; "
@@ -82,16 +91,17 @@ def eval_command(
 @click.option("--queries", type=click.IntRange(min=1), default=50, show_default=True, help="Queries per pipeline.")
 @pipelines_option
 @json_file_option
+@workers_option
 @quiet_option
 def bench_command(
     index_dir: Path | None, corpus: Path | None, dataset: Path | None, queries: int, pipelines: str,
-    json_path: Path | None, quiet: bool,
+    json_path: Path | None, workers: int | None, quiet: bool,
 ) -> None:
     """Indexing passages/s per stage, warm query latency p50/p95 and PPR time per pipeline,
     peak RSS and index size on disk."""
     names = _pipeline_names(pipelines)
     root = resolve_index(index_dir)
-    hippo = Hippo(root, quiet=quiet)
+    hippo = Hippo(root, quiet=quiet, workers=resolve_workers(workers))
     given = [q.question for q in load_questions(dataset)[:queries]] if dataset else []
     index_report = hippo.index([corpus]) if corpus else None
     texts = given or sample_queries(root, queries)
@@ -121,11 +131,10 @@ def _settings(index_dir: Path) -> IndexSettings:
         return store.settings
 
 
-def _indexed(index_dir: Path, corpus: Path, llm: str | None, llm_model: str | None, quiet: bool) -> Hippo:
-    hippo = Hippo(index_dir, llm=llm, llm_model=llm_model, quiet=quiet)
+def _indexed(hippo: Hippo, corpus: Path, quiet: bool) -> Hippo:
     report = hippo.index([corpus])
     if not quiet:
-        click.echo(f"index {index_dir}: {report.summary()}", err=True)
+        click.echo(f"index {hippo.index_dir}: {report.summary()}", err=True)
     return hippo
 
 

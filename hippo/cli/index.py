@@ -8,7 +8,15 @@ from pathlib import Path
 
 import click
 
-from hippo.cli.options import index_option, json_option, llm_options, quiet_option, resolve_index
+from hippo.cli.options import (
+    index_option,
+    json_option,
+    llm_options,
+    quiet_option,
+    resolve_index,
+    resolve_workers,
+    workers_option,
+)
 from hippo.config import IndexSettings
 from hippo.extract import extractor_names
 from hippo.indexer import Indexer
@@ -30,13 +38,14 @@ from hippo.stats import index_stats
               help="Nearest entities considered for synonymy edges (default 10).")
 @click.option("--synonymy-threshold", type=click.FloatRange(0.0, 1.0, min_open=True), default=None,
               help="Cosine similarity needed for a synonymy edge (default 0.8).")
+@workers_option
 @quiet_option
 @json_option
 def index_command(
     paths: tuple[Path, ...], index_dir: Path | None, extractor: str | None, llm: str | None,
     llm_model: str | None, chunk_words: int | None,
     chunk_overlap: int | None, synonymy_k: int | None, synonymy_threshold: float | None,
-    quiet: bool, as_json: bool,
+    workers: int | None, quiet: bool, as_json: bool,
 ) -> None:
     """Index PATHS (folders searched recursively for .txt .md .json .jsonl, or single files).
 
@@ -52,7 +61,7 @@ def index_command(
     indexer = Indexer(
         root, settings, quiet=quiet or as_json,
         extractor_options={"llm": llm, "llm_model": llm_model, "cache_path": default_cache_path(root)},
-        warn=lambda message: click.echo(f"warning: {message}", err=True),
+        warn=lambda message: click.echo(f"warning: {message}", err=True), workers=resolve_workers(workers),
     )
     report = indexer.run(list(paths))
     if as_json:

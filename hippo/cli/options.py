@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from hippo.config import default_index_dir
+from hippo.config import default_index_dir, usable_cores
 
 index_option = click.option(
     "--index", "index_dir", type=click.Path(path_type=Path), default=None,
@@ -16,6 +16,17 @@ index_option = click.option(
 )
 quiet_option = click.option("--quiet", "-q", is_flag=True, help="No progress bars or summaries.")
 json_option = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+
+
+workers_option = click.option(
+    "--workers", type=click.IntRange(min=1), default=None,
+    help="Processes for spaCy OpenIE on runs of 1000+ passages (default: the CPU cores).",
+)
+
+
+def resolve_workers(workers: int | None) -> int:
+    """The --workers value, else the cores this process may use."""
+    return workers or usable_cores()
 
 
 def resolve_index(index_dir: Path | None) -> Path:

@@ -23,7 +23,8 @@ def extractor_names() -> list[str]:
 
 
 def get_extractor(name: str, **options: Any) -> Extractor:
-    """A ready extractor by name; HippoError naming the choices if unknown."""
+    """A ready extractor by name; HippoError naming the choices if unknown. Every factory
+    takes `workers` (processes it may use; 1 = this one)."""
     _register_builtins()
     if name not in _FACTORIES:
         raise HippoError(f"--extractor {name!r} is unknown; choose one of: {', '.join(sorted(_FACTORIES))}")
@@ -35,11 +36,12 @@ def _register_builtins() -> None:
         return
     from hippo.extract.spacy_ie import SpacyExtractor
 
-    register_extractor("spacy", lambda **_: SpacyExtractor())
+    register_extractor("spacy", lambda workers=1, **_: SpacyExtractor(workers=workers))
     register_extractor("llm", _llm_extractor)
 
 
-def _llm_extractor(**options: Any) -> Extractor:
+def _llm_extractor(workers: int = 1, **options: Any) -> Extractor:
+    """The LLM extractor; `workers` is unused (the LLM layer has its own concurrency limit)."""
     from hippo.extract.llm_ie import LLMExtractor
 
     return LLMExtractor.from_options(**options)

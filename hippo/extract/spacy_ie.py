@@ -8,8 +8,10 @@ title, which is how encyclopedic passages refer back to their topic.
 
 from __future__ import annotations
 
+import multiprocessing
 import re
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 from hippo.corpus import Passage
@@ -24,18 +26,45 @@ _SKIPPED_ENTITY_LABELS = {"CARDINAL", "ORDINAL", "PERCENT", "QUANTITY", "MONEY"}
 
 
 class SpacyExtractor:
-    """Named entities and dependency triples with `en_core_web_sm` (no LLM needed)."""
+    """Named entities and dependency triples with `en_core_web_sm` (no LLM needed).
+
+    With `workers > 1`, each batch is split across that many worker processes (started with
+    "spawn" on first use, so they are safe whatever the parent has loaded; about 3 s each to
+    load spaCy); `close()` stops them.
+    """
 
     name = "spacy"
 
-    def __init__(self, batch_size: int = 64) -> None:
-        self._nlp = load_spacy()
+    def __init__(self, batch_size: int = 64, workers: int = 1) -> None:
         self._batch_size = batch_size
+        self._workers = max(1, workers)
+        self._pool: ProcessPoolExecutor | None = None
+        if self._workers == 1:
+            load_spacy()
 
     def extract(self, passages: Sequence[Passage]) -> list[Extraction]:
         """One Extraction per passage; the title (if any) is always one of its entities."""
-        docs = self._nlp.pipe((p.text for p in passages), batch_size=self._batch_size)
-        return [_extract_doc(doc, p.title) for doc, p in zip(docs, passages, strict=True)]
+        items = [(p.text, p.title) for p in passages]
+        if self._workers == 1 or len(items) < 2 * self._workers:
+            return extract_texts(items, self._batch_size)
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(self._workers, mp_context=multiprocessing.get_context("spawn"))
+        size = -(-len(items) // self._workers)
+        chunks = [items[start:start + size] for start in range(0, len(items), size)]
+        parts = self._pool.map(extract_texts, chunks, [self._batch_size] * len(chunks))
+        return [extraction for part in parts for extraction in part]
+
+    def close(self) -> None:
+        """Stops the worker processes, if any were started."""
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
+
+
+def extract_texts(items: Sequence[tuple[str, str]], batch_size: int = 64) -> list[Extraction]:
+    """Extractions of (text, title) pairs with this process's spaCy pipeline."""
+    docs = load_spacy().pipe((text for text, _ in items), batch_size=batch_size)
+    return [_extract_doc(doc, title) for doc, (_, title) in zip(docs, items, strict=True)]
 
 
 def _extract_doc(doc: Any, title: str) -> Extraction:
