@@ -9,7 +9,10 @@ title, which is how encyclopedic passages refer back to their topic.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import re
+import threading
+import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
@@ -48,7 +51,10 @@ class SpacyExtractor:
         if self._workers == 1 or len(items) < 2 * self._workers:
             return extract_texts(items, self._batch_size)
         if self._pool is None:
-            self._pool = ProcessPoolExecutor(self._workers, mp_context=multiprocessing.get_context("spawn"))
+            self._pool = ProcessPoolExecutor(
+                self._workers, mp_context=multiprocessing.get_context("spawn"),
+                initializer=_exit_with_parent, initargs=(os.getpid(),),
+            )
         size = -(-len(items) // self._workers)
         chunks = [items[start:start + size] for start in range(0, len(items), size)]
         parts = self._pool.map(extract_texts, chunks, [self._batch_size] * len(chunks))
@@ -59,6 +65,18 @@ class SpacyExtractor:
         if self._pool is not None:
             self._pool.shutdown()
             self._pool = None
+
+
+def _exit_with_parent(parent: int) -> None:
+    """Worker initializer: a watcher thread ends this worker once its parent is gone (a
+    `kill -9` of the indexer would otherwise leave idle workers holding the model)."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True).start()
 
 
 def extract_texts(items: Sequence[tuple[str, str]], batch_size: int = 64) -> list[Extraction]:
