@@ -12,10 +12,11 @@ from kernels.iterate import Step, power_iterate
 
 SPARSE_FRACTION = 0.25  # iterate on the non-zero rows only while they are fewer than this fraction of n
 SPARSE_MIN_EDGES = 100_000  # ... and only on graphs this large (below, scipy's slicing overhead dominates)
-# On large graphs, queries per sparse x dense product: rows of x this narrow keep the scattered reads in
-# cache. Measured on the 200k-node / 2M-edge graph (2-core EPYC), batch 64: float32 30 -> 19 ms per query
-# at width 8, float64 65 -> 58 ms at width 2. On the 2Wiki index (271k edges) one wide block is faster.
-BLOCK_WIDTH = {np.dtype(np.float32): 8, np.dtype(np.float64): 2}
+# On large graphs, queries per sparse x dense product: narrow blocks keep the scattered reads of x in
+# cache. Measured at batch 64 (2-core EPYC, random graphs with 10 edges per node), ms per query for block
+# widths 2/4/8/16: float64 200k nodes 34/22/28/32, 1M nodes 366/261/214/182; float32 200k nodes 19 at 8
+# against 30 unblocked. Eight is the compromise. On the 2Wiki index (271k edges) one block per core wins.
+BLOCK_WIDTH = 8
 BLOCK_MIN_EDGES = 1_000_000
 
 
@@ -95,7 +96,7 @@ def ppr_cpu(
     tol = max(tol, 16 * float(np.finfo(seeds.dtype).eps))  # below this float32 round-off never settles
     walk = transition(adjacency, out_weight, damping, seeds.dtype)
     b, cores = seeds.shape[1], _usable_cores()
-    width = BLOCK_WIDTH[seeds.dtype] if adjacency.nnz >= BLOCK_MIN_EDGES else -(-b // cores)
+    width = BLOCK_WIDTH if adjacency.nnz >= BLOCK_MIN_EDGES else -(-b // cores)
     result = np.empty_like(seeds)
 
     def solve(start: int) -> None:
