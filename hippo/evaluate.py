@@ -12,6 +12,7 @@ from statistics import fmean
 from typing import Any, Protocol
 
 from hippo.datasets import CorpusGold, Question
+from hippo.llm.reader import strip_citations
 from hippo.metrics import distinct, exact_match, recall_at_k, token_f1, unique_gold
 
 KS = (1, 2, 5, 10)
@@ -116,7 +117,7 @@ def _pipeline_row(run: _Retrieval, items: list[frozenset[str]]) -> dict[str, Any
 
 
 def _answer_row(answer: _Answer, question: Question) -> dict[str, Any]:
-    prediction = answer.answer or ""
+    prediction = strip_citations(answer.answer or "")
     return {
         "prediction": answer.answer,
         "note": answer.note,

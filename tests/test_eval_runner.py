@@ -44,7 +44,7 @@ RANKINGS = {
     "good": {"Who?": ["p1", "p1", "p2"], "Where?": ["p3"], "What?": ["p2"]},
     "bad": {"Who?": ["p3", "p2", "p1"], "Where?": ["p1", "p2"], "What?": []},
 }
-ANSWERS = {"Who?": "Thomas Keel.", "Where?": "the town of Dunmore", "What?": None}
+ANSWERS = {"Who?": "Thomas Keel [1][2].", "Where?": "the town of Dunmore", "What?": None}
 
 
 class ScriptedRetriever:
@@ -85,7 +85,8 @@ def test_per_question_rows_show_gold_and_ranking() -> None:
 
 def test_reader_scores_em_and_f1() -> None:
     report = evaluate(ScriptedRetriever(), QUESTIONS, CORPUS, ["good"], read=True)
-    # q1 exact after normalization; q2 "town of dunmore" vs "dunmore": F1 2*(1/3)/(4/3) = 0.5; q3 no answer.
+    # q1 exact once its citations are stripped and it is normalized;
+    # q2 "town of dunmore" vs "dunmore": F1 2*(1/3)/(4/3) = 0.5; q3 no answer.
     assert report.pipelines["good"]["em"] == pytest.approx(100 / 3)
     assert report.pipelines["good"]["f1"] == pytest.approx(50.0)
     assert report.questions[2]["pipelines"]["good"]["note"] == "no LLM"

@@ -9,7 +9,7 @@ from hippo.extract.llm_ie import build_extraction, parse_entities, parse_triples
 from hippo.llm import make_llm
 from hippo.llm.base import Request
 from hippo.llm.jsonparse import NotJSON, loads_lenient
-from hippo.llm.reader import citations
+from hippo.llm.reader import citations, strip_citations
 
 # Outputs recorded from small instruct models (SmolLM2, Qwen2.5-0.5B) on OpenIE prompts.
 NER_OUTPUTS = [
@@ -74,6 +74,12 @@ def test_lenient_json_counts_repairs() -> None:
 def test_reader_citations_are_unique_and_in_range() -> None:
     assert citations("Thomas Keel [2][1], see also [2, 3] and [9].", 3) == [2, 1, 3]
     assert citations("no idea", 3) == []
+
+
+def test_citations_are_stripped_for_scoring() -> None:
+    assert strip_citations("Samuel Pike [5]") == "Samuel Pike"
+    assert strip_citations("Born in Turin [1][2, 3], Italy.") == "Born in Turin , Italy."
+    assert strip_citations("no markers") == "no markers"
 
 
 def test_cache_key_covers_model_prompt_schema_and_sampling() -> None:

@@ -68,6 +68,14 @@ _READER_SYSTEM = (
 )
 
 
+_READER_EXAMPLE_PASSAGES = (
+    ("Oskar", "Oskar is a mill town founded in 1852 by the fur trader Paul Ivers."),
+    ("Lake Merren", "Lake Merren is a lake in northern Ontario. The town of Oskar lies on its north shore."),
+)
+_READER_EXAMPLE_QUESTION = "Who founded the town on the north shore of Lake Merren?"
+_READER_EXAMPLE_ANSWER = "Paul Ivers [1][2]"
+
+
 def passage_prompt(title: str, text: str) -> str:
     """A passage as shown to the model: its title line (if any), then its text."""
     return f"{title}\n{text}" if title else text
@@ -107,11 +115,18 @@ def filter_messages(question: str, facts: Sequence[tuple[str, str, str]]) -> lis
 
 
 def reader_messages(question: str, passages: Sequence[tuple[str, str]]) -> list[Message]:
-    """The reader: a brief answer to `question` from numbered (title, text) passages, with citations."""
+    """The reader: a brief answer to `question` from numbered (title, text) passages, with citations
+    (one worked example first: small models copy its shape, answer then citations)."""
+    return [
+        {"role": "system", "content": _READER_SYSTEM},
+        {"role": "user", "content": _reader_input(_READER_EXAMPLE_QUESTION, _READER_EXAMPLE_PASSAGES)},
+        {"role": "assistant", "content": _READER_EXAMPLE_ANSWER},
+        {"role": "user", "content": _reader_input(question, passages)},
+    ]
+
+
+def _reader_input(question: str, passages: Sequence[tuple[str, str]]) -> str:
     listing = "\n\n".join(
         f"[{i}] {passage_prompt(title, text)}" for i, (title, text) in enumerate(passages, start=1)
     )
-    return [
-        {"role": "system", "content": _READER_SYSTEM},
-        {"role": "user", "content": f"Passages:\n{listing}\n\nQuestion: {question}\nAnswer:"},
-    ]
+    return f"Passages:\n{listing}\n\nQuestion: {question}\nAnswer:"

@@ -29,6 +29,11 @@ def answer(
     return ReaderAnswer(_ANSWER_PREFIX.sub("", text).strip(), citations(text, len(passages)))
 
 
+def strip_citations(text: str) -> str:
+    """The answer without its [n] citation markers (what EM/F1 should score)."""
+    return " ".join(_CITATION.sub(" ", text).split())
+
+
 def citations(text: str, count: int) -> list[int]:
     """Passage numbers cited as [n] or [n, m] in `text`, unique, within 1..count."""
     found: dict[int, None] = {}
