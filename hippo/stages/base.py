@@ -99,15 +99,15 @@ class RetrievalContext:
 
 
 @cache
-def _openblas() -> ThreadpoolController:
-    return ThreadpoolController().select(internal_api="openblas")
+def _blas_libraries() -> ThreadpoolController:
+    return ThreadpoolController().select(user_api="blas")
 
 
 def single_threaded_blas() -> AbstractContextManager[Any]:
-    """Keeps numpy's OpenBLAS on one thread while queries run: its threads spin-wait after each
+    """Keeps BLAS (numpy's OpenBLAS or MKL) on one thread while queries run: its threads spin-wait after each
     small product and starve torch's encoder threads (2Wiki query encoding p50 17 -> 8 ms,
     p95 110 -> 12 ms on 2 cores)."""
-    return _openblas().limit(limits=1)
+    return _blas_libraries().limit(limits=1)
 
 
 class Stage:
