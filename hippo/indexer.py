@@ -86,7 +86,7 @@ class Indexer:
 
     def run(self, paths: Sequence[Path]) -> IndexReport:
         """Indexes every supported file under `paths`; removes indexed files that are gone."""
-        found = {Path(p): discover(Path(p)) for p in paths}  # path errors before touching the index
+        found = {Path(p): self._outside_index(discover(Path(p))) for p in paths}  # path errors first
         report = IndexReport()
         with IndexStore.open(self.index_dir, settings=self.requested, create=True, write=True) as store:
             settings = store.settings
@@ -100,6 +100,11 @@ class Indexer:
         return report
 
     # -- files ------------------------------------------------------------------------------
+
+    def _outside_index(self, files: list[SourceFile]) -> list[SourceFile]:
+        """Drops files inside the index directory (an index kept in the corpus folder)."""
+        own = self.index_dir.resolve()
+        return [f for f in files if not f.path.is_relative_to(own)]
 
     def _sync_files(
         self, store: IndexStore, root: Path, files: list[SourceFile], settings: IndexSettings,

@@ -174,3 +174,15 @@ def test_kill_9_mid_run_leaves_a_usable_index_and_rerun_resumes(tmp_path: Path) 
     assert report.passages_extracted < 400  # resumed, not restarted
     assert index_stats(index)["passages"] == 400
     assert len(load_snapshot(index).passage_ids) == 400
+
+
+def test_an_index_inside_the_corpus_folder_is_not_indexed(tmp_path: Path) -> None:
+    corpus = tmp_path / "corpus"
+    shutil.copytree(SAMPLE, corpus)
+    index = corpus / "my-index"
+    Indexer(index, quiet=True).run([corpus])
+    (index / "documents").mkdir()
+    (index / "documents" / "notes.jsonl").write_text('{"title": "Stray", "text": "Not corpus text."}\n')
+    report = Indexer(index, quiet=True).run([corpus])
+    assert report.files_seen == 3 and report.files_changed == 0
+    assert index_stats(index)["documents"] == 3
