@@ -121,6 +121,8 @@ def _exact_name_matches(doc: Any, entity_index: dict[str, int]) -> list[tuple[in
             if taken.intersection(range(start, end)):
                 continue
             span = doc[start:end]
+            if any(t.is_punct and not t.is_bracket for t in (span[0], span[-1])):
+                continue  # "Ada Brennan?" — the shorter span names the same entity
             if not any(_looks_like_name(t) for t in span):
                 continue
             if all(t.is_stop or t.is_punct for t in span):
