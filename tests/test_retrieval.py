@@ -73,6 +73,9 @@ def test_trace_explains_links_seeds_and_top_nodes(hippo: Hippo) -> None:
     assert len(stages["link"]["facts"]) == 5
     assert "marlow viaduct" in stages["ppr"]["seeds"]
     assert stages["ppr"]["top_nodes"][0]["score"] >= stages["ppr"]["top_nodes"][-1]["score"]
+    passages = [n for n in stages["ppr"]["top_nodes"] if n["kind"] == "passage"]
+    assert passages and all(len(n["id"]) == 16 and n["node"] != n["id"] for n in passages)
+    assert {"Thomas Keel", "Marlow Viaduct"} & {n["node"] for n in passages}
 
 
 def test_custom_pipeline_file_and_dense_fallback(hippo: Hippo, tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 import kernels
+from hippo.corpus import Passage
 from hippo.errors import HippoError
 from hippo.stages.base import RetrievalContext, RetrievalState, Stage, register_stage
 from hippo.stages.dense import rank_by_scores
@@ -96,12 +97,14 @@ class PPRStage(Stage):
         offset = len(snapshot.passage_ids)
         state.ranking = rank_by_scores(np.asarray(scores[:offset]), self.candidates)
         top_nodes = rank_by_scores(np.asarray(scores), 10)
+        passages = iter(ctx.passages([n for n, _ in top_nodes if n < offset]))
         return {
             "seeds": {snapshot.entity_names[e]: round(w, 4) for e, w in
                       sorted(state.entity_seeds.items(), key=lambda item: -item[1])},
             "top_nodes": [
-                {"node": _node_label(snapshot, n), "kind": "passage" if n < offset else "entity",
-                 "score": round(s, 6)} for n, s in top_nodes
+                _passage_node(next(passages), snapshot.passage_ids[n], s) if n < offset
+                else {"node": snapshot.entity_names[n - offset], "kind": "entity", "score": round(s, 6)}
+                for n, s in top_nodes
             ],
         }
 
@@ -110,6 +113,7 @@ class PPRStage(Stage):
         return {"fallback": "dense (no fact or entity linked)"}
 
 
-def _node_label(snapshot: Any, node: int) -> str:
-    offset = len(snapshot.passage_ids)
-    return f"passage {snapshot.passage_ids[node]}" if node < offset else snapshot.entity_names[node - offset]
+def _passage_node(passage: Passage | None, passage_id: str, score: float) -> dict[str, Any]:
+    """A top PPR node that is a passage: labelled by its title (its id when untitled or deleted)."""
+    label = passage.title if passage is not None and passage.title else passage_id
+    return {"node": label, "kind": "passage", "id": passage_id, "score": round(score, 6)}
