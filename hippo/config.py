@@ -26,6 +26,7 @@ class IndexSettings:
     chunk_overlap_sentences: int = 1
     synonymy_k: int = 10
     synonymy_threshold: float = 0.8
+    title_edge_weight: float = 10.0
     embed_batch_size: int = 128
 
     def __post_init__(self) -> None:
@@ -37,6 +38,8 @@ class IndexSettings:
             raise ValueError("synonymy_k must be >= 0")
         if not 0.0 < self.synonymy_threshold <= 1.0:
             raise ValueError("synonymy_threshold must be in (0, 1]")
+        if not self.title_edge_weight > 0:
+            raise ValueError("title_edge_weight must be > 0")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

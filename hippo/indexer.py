@@ -208,7 +208,7 @@ class Indexer:
             for name, texts in (("passage", passage_texts), ("entity", entity_names), ("fact", fact_texts))
         }
         synonyms = synonym_pairs(vectors["entity"], settings.synonymy_k, settings.synonymy_threshold)
-        src, dst, weight, kind = build_edges([p.id for p in passages], entity_ids, derived, synonyms)
+        src, dst, weight, kind = build_edges(passages, entity_ids, derived, synonyms, settings.title_edge_weight)
         snapshot = GraphSnapshot(
             passage_ids=[p.id for p in passages], entity_ids=entity_ids, entity_names=entity_names,
             fact_ids=fact_ids, fact_relations=[r for _, r, _ in fact_spo],

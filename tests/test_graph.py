@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from sklearn.neighbors import NearestNeighbors
@@ -39,3 +41,24 @@ def test_synonym_pairs_degenerate_inputs() -> None:
     assert synonym_pairs(one, 5, 0.8) == []
     assert synonym_pairs(np.vstack([one, one]), 0, 0.8) == []
     assert synonym_pairs(np.vstack([one, one]), 5, 0.8) == [(0, 1, pytest.approx(1.0))]
+
+
+def test_a_passage_links_to_its_own_title_entity_more_strongly(sample_index: Path) -> None:
+    from hippo.extract.base import normalize_entity
+    from hippo.graph import MENTION_EDGE
+    from hippo.snapshot import load_snapshot
+    from hippo.store import IndexStore
+
+    snapshot = load_snapshot(sample_index)
+    with IndexStore.open(sample_index) as store:
+        titles = {p.id: p.title for p in store.passages()}
+    offset = len(snapshot.passage_ids)
+    mentions = np.flatnonzero(snapshot.edge_kind == MENTION_EDGE)
+    own_title = [
+        snapshot.entity_names[int(snapshot.edge_dst[e]) - offset]
+        == normalize_entity(titles[snapshot.passage_ids[int(snapshot.edge_src[e])]])
+        for e in mentions
+    ]
+    weights = snapshot.edge_weight[mentions]
+    assert sum(own_title) == len(snapshot.passage_ids)  # every sample passage has a title
+    assert set(weights[own_title]) == {10.0} and set(weights[np.logical_not(own_title)]) == {1.0}

@@ -38,6 +38,8 @@ from hippo.stats import index_stats
               help="Nearest entities considered for synonymy edges (default 10).")
 @click.option("--synonymy-threshold", type=click.FloatRange(0.0, 1.0, min_open=True), default=None,
               help="Cosine similarity needed for a synonymy edge (default 0.8).")
+@click.option("--title-edge-weight", type=click.FloatRange(0.0, min_open=True), default=None,
+              help="Weight of the edge from a passage to its own title entity (default 10; others weigh 1).")
 @workers_option
 @quiet_option
 @json_option
@@ -45,7 +47,7 @@ def index_command(
     paths: tuple[Path, ...], index_dir: Path | None, extractor: str | None, llm: str | None,
     llm_model: str | None, chunk_words: int | None,
     chunk_overlap: int | None, synonymy_k: int | None, synonymy_threshold: float | None,
-    workers: int | None, quiet: bool, as_json: bool,
+    title_edge_weight: float | None, workers: int | None, quiet: bool, as_json: bool,
 ) -> None:
     """Index PATHS (folders searched recursively for .txt .md .json .jsonl, or single files).
 
@@ -54,7 +56,7 @@ def index_command(
     """
     overrides = {k: v for k, v in {
         "extractor": extractor, "chunk_words": chunk_words, "chunk_overlap_sentences": chunk_overlap,
-        "synonymy_k": synonymy_k, "synonymy_threshold": synonymy_threshold,
+        "synonymy_k": synonymy_k, "synonymy_threshold": synonymy_threshold, "title_edge_weight": title_edge_weight,
     }.items() if v is not None}
     settings = IndexSettings(**overrides) if overrides else None
     root = resolve_index(index_dir)
