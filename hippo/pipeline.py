@@ -5,7 +5,7 @@ A spec looks like::
     description = "HippoRAG 2: link facts and entities, PPR over the graph, read"
     [[stages]]
     type = "link"
-    top_facts = 5
+    top_facts = 1
 
 Each `[[stages]]` table names a registered stage by `type`; its other keys override that
 stage's settings. Names are looked up in $HIPPO_PIPELINES (folders, `:`-separated), then in

@@ -70,7 +70,7 @@ def test_trace_explains_links_seeds_and_top_nodes(hippo: Hippo) -> None:
     stages = {entry["stage"]: entry for entry in result.trace}
     assert set(stages) == {"link", "ppr", "rerank"}
     assert any(e["entity"] == "marlow viaduct" for e in stages["link"]["entities"])
-    assert len(stages["link"]["facts"]) == 5
+    assert len(stages["link"]["facts"]) == 1  # top_facts = 1 without an LLM
     assert "marlow viaduct" in stages["ppr"]["seeds"]
     assert stages["ppr"]["top_nodes"][0]["score"] >= stages["ppr"]["top_nodes"][-1]["score"]
     passages = [n for n in stages["ppr"]["top_nodes"] if n["kind"] == "passage"]
@@ -155,3 +155,19 @@ def test_ask_cli_bad_input(sample_index: Path, args: list[str], message: str) ->
 def test_ask_without_an_index(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["ask", "hello", "--index", str(tmp_path / "none")])
     assert result.exit_code == 2 and "no hippo index here" in result.stderr
+
+
+def test_recognition_candidates_are_what_an_llm_would_filter(sample_index: Path) -> None:
+    """Without an LLM `top_facts` facts seed PPR; with recognition on, `recognition_candidates`
+    go to the filter (an unreachable LLM skips it with a warning and keeps them all)."""
+    from hippo.llm import make_llm
+    from hippo.stages import RetrievalContext, RetrievalState
+    from hippo.stages.link import LinkStage
+
+    question = "Who trained the engineer who designed the Marlow Viaduct?"
+    plain = LinkStage(top_facts=2).run(RetrievalState(question=question), RetrievalContext(sample_index))
+    assert len(plain.linked_facts) == 2
+    offline = RetrievalContext(sample_index, llm_spec="http://127.0.0.1:9/v1")
+    offline.__dict__["llm"] = make_llm("http://127.0.0.1:9/v1", retries=0)  # fail fast, no backoff
+    filtered = LinkStage(top_facts=2, recognition_candidates=4).run(RetrievalState(question=question), offline)
+    assert len(filtered.linked_facts) == 4 and filtered.trace[-1]["dropped_by_recognition"] == 0
