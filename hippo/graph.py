@@ -95,7 +95,8 @@ def build_edges(
     """Undirected edge list (src, dst, weight, kind) over nodes numbered passages first,
     then entities. Fact edges weigh the number of distinct relations joining the pair; the
     mention edge from a passage to its own title entity weighs `title_weight` (its topic, not
-    one name among many: 10 lifts hipporag2's R@2 by 2-5 points on 2Wiki, MuSiQue and HotpotQA)."""
+    one name among many: 10 against 1 lifts hipporag2's R@2 by 3.6-5.7 points on 2Wiki, MuSiQue
+    and HotpotQA)."""
     passage_index = {p.id: i for i, p in enumerate(passages)}
     title_entity = {p.id: entity_id(normalize_entity(p.title)) for p in passages if p.title}
     offset = len(passages)
