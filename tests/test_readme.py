@@ -29,11 +29,11 @@ def test_readme_api_example(
     monkeypatch.chdir(tmp_path)
     (tmp_path / "data").symlink_to(REPO / "data")
     example = _run_example("## Python API")
-    assert {"Ada Brennan", "Dunmore"} <= {p.title for p in example["hits"].passages}
+    assert {"Marlow Viaduct", "Thomas Keel"} <= {p.title for p in example["hits"].passages}
     answer = example["answer"]
     assert answer.passages and (answer.answer or answer.note)
     printed = capsys.readouterr().out
-    assert "22 passages extracted" in printed and "Dunmore" in printed
+    assert "22 passages extracted" in printed and "Thomas Keel" in printed
     assert (tmp_path / "example-index" / "index.sqlite").is_file()
 
 
