@@ -186,3 +186,15 @@ def test_an_index_inside_the_corpus_folder_is_not_indexed(tmp_path: Path) -> Non
     report = Indexer(index, quiet=True).run([corpus])
     assert report.files_seen == 3 and report.files_changed == 0
     assert index_stats(index)["documents"] == 3
+
+
+def test_graph_options_on_an_existing_index_warn_and_keep_its_settings(sample_index: Path, tmp_path: Path) -> None:
+    index = _copy_index(sample_index, tmp_path)
+    args = ["index", str(SAMPLE), "--index", str(index), "--quiet"]
+    result = CliRunner().invoke(main, [*args, "--synonymy-k", "3", "--title-edge-weight", "10"])
+    assert result.exit_code == 0, result.output
+    assert result.stderr.splitlines() == [
+        f"warning: --synonymy-k 3 applies to a new index; {index} keeps 10 (use a new --index to change it)"
+    ]
+    other = CliRunner().invoke(main, [*args, "--extractor", "llm"])
+    assert other.exit_code == 2 and "built with extractor 'spacy', not 'llm'" in other.stderr

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -22,6 +23,7 @@ from hippo.extract import extractor_names
 from hippo.indexer import Indexer
 from hippo.llm.cache import default_cache_path
 from hippo.stats import index_stats
+from hippo.store import DB_NAME, IndexStore
 
 
 @click.command("index")
@@ -58,8 +60,8 @@ def index_command(
         "extractor": extractor, "chunk_words": chunk_words, "chunk_overlap_sentences": chunk_overlap,
         "synonymy_k": synonymy_k, "synonymy_threshold": synonymy_threshold, "title_edge_weight": title_edge_weight,
     }.items() if v is not None}
-    settings = IndexSettings(**overrides) if overrides else None
     root = resolve_index(index_dir)
+    settings = _requested_settings(root, overrides)
     indexer = Indexer(
         root, settings, quiet=quiet or as_json,
         extractor_options={"llm": llm, "llm_model": llm_model, "cache_path": default_cache_path(root)},
@@ -70,6 +72,27 @@ def index_command(
         click.echo(json.dumps(asdict(report), indent=2))
     elif not quiet:
         click.echo(report.summary())
+
+
+_FLAGS = {"chunk_words": "--chunk-words", "chunk_overlap_sentences": "--chunk-overlap",
+          "synonymy_k": "--synonymy-k", "synonymy_threshold": "--synonymy-threshold",
+          "title_edge_weight": "--title-edge-weight"}
+
+
+def _requested_settings(root: Path, overrides: dict[str, Any]) -> IndexSettings | None:
+    """Settings for a new index from the options given. An existing index keeps the settings it
+    was made with: a differing option gets a warning (and --extractor the store's refusal)."""
+    if not overrides:
+        return None
+    if not (root / DB_NAME).exists():
+        return IndexSettings(**overrides)
+    with IndexStore.open(root) as store:
+        built = store.settings
+    for key, flag in _FLAGS.items():
+        if key in overrides and overrides[key] != getattr(built, key):
+            click.echo(f"warning: {flag} {overrides[key]} applies to a new index; {root} keeps "
+                       f"{getattr(built, key)} (use a new --index to change it)", err=True)
+    return replace(built, extractor=overrides.get("extractor", built.extractor))
 
 
 @click.command("stats")
