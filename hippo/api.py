@@ -11,6 +11,7 @@ from typing import Any
 
 from hippo.config import IndexSettings, default_index_dir
 from hippo.indexer import Indexer, IndexReport
+from hippo.memory.sessions import conversation_sessions
 from hippo.pipeline import DEFAULT_PIPELINE, Pipeline, load_pipeline
 from hippo.stages import RetrievalContext, RetrievalState
 from hippo.store import IndexStore
@@ -24,6 +25,17 @@ class RetrievedPassage:
     title: str
     text: str
     score: float
+
+
+@dataclass(frozen=True)
+class RetrievedSession(RetrievedPassage):
+    """A ranked session, the unit a conversation index returns: `id` and `session` are its key
+    (`<conversation>/session_<n>`), `text` its turns, `turns` their dialog ids (those the
+    ranking scored first, best first)."""
+
+    session: str = ""
+    date: str = ""
+    turns: tuple[str, ...] = ()
 
 
 @dataclass
@@ -135,6 +147,9 @@ class Hippo:
         return self._pipelines[name]
 
     def _passages(self, state: RetrievalState, top_k: int) -> list[RetrievedPassage]:
+        if (sessions := conversation_sessions(self.context, state.ranking, top_k)) is not None:
+            return [RetrievedSession(h.key, f"{h.key} ({h.date})", text, h.score, h.key, h.date, h.turns)
+                    for h, text in sessions]
         ranked = state.ranking[:top_k]
         passages = self.context.passages([i for i, _ in ranked])
         return [RetrievedPassage(p.id, p.title, p.text, score) for p, (_, score) in zip(passages, ranked, strict=True)

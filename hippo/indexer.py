@@ -21,6 +21,7 @@ from hippo.corpus import BadFileError, Passage, SourceFile, content_hash, discov
 from hippo.embed import Encoder, text_key
 from hippo.extract import Extractor, get_extractor
 from hippo.graph import build_edges, derive_records, synonym_pairs
+from hippo.memory.build import update_memory
 from hippo.progress import progress_bar
 from hippo.snapshot import GraphSnapshot, save_snapshot, snapshot_exists
 from hippo.store import DocumentRecord, IndexStore
@@ -97,6 +98,8 @@ class Indexer:
             self._extract(store, settings, report)
             if store.dirty or not snapshot_exists(self.index_dir):
                 self._rebuild(store, settings, report)
+            report.seconds["memory"] = update_memory(self.index_dir, store, settings, self.extractor_options,
+                                                     self.warn).seconds
         return report
 
     # -- files ------------------------------------------------------------------------------

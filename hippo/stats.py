@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from hippo.graph import FACT_EDGE, MENTION_EDGE, SYNONYM_EDGE
+from hippo.memory.store import memory_counts
 from hippo.snapshot import load_snapshot, snapshot_exists
 from hippo.store import IndexStore
 
@@ -31,6 +32,7 @@ def index_stats(root: Path) -> dict[str, object]:
             "synonymy_edges": int(kinds[SYNONYM_EDGE]),
             "edges": int(kinds.sum()),
         })
+    stats.update(memory_counts(root))
     stats.update({
         "passages_without_triples": counts["passages_without_triples"],
         "extraction_repairs": counts["extraction_repairs"],
