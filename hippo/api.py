@@ -10,7 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from hippo.config import IndexSettings, default_index_dir
-from hippo.indexer import Indexer, IndexReport
+from hippo.conversations import session_records
+from hippo.errors import HippoError
+from hippo.indexer import INBOX, Indexer, IndexReport
 from hippo.memory.sessions import conversation_sessions
 from hippo.pipeline import DEFAULT_PIPELINE, Pipeline, load_pipeline
 from hippo.stages import RetrievalContext, RetrievalState
@@ -113,6 +115,18 @@ class Hippo:
         self._context = None
         return report
 
+    def add_session(
+        self, conversation: str, session_id: str | int, turns: Sequence[Any], date: str = ""
+    ) -> IndexReport:
+        """Adds one session of a conversation and indexes it: `turns` are {"speaker", "text"}
+        dicts (optionally with a dialog "id") or (speaker, text) pairs. Its memory units are
+        associated with the conversation's earlier ones; nothing else is redone."""
+        try:
+            records = session_records(conversation, session_id, turns, date)
+        except ValueError as err:
+            raise HippoError(f"add_session({conversation!r}, {session_id!r}): {err}") from None
+        return self.index([self._write_documents(records)])
+
     def retrieve(self, question: str, pipeline: str = DEFAULT_PIPELINE, top_k: int = 10) -> Retrieval:
         """The `top_k` passages for `question` (no reader)."""
         return self.retrieve_many([question], pipeline, top_k)[0]
@@ -159,11 +173,11 @@ class Hippo:
         return Answer(state.question, self._passages(state, top_k), state.trace,
                       answer=state.answer, citations=state.citations, note=state.note)
 
-    def _write_documents(self, documents: list[Document]) -> Path:
-        """Saves in-memory documents as a JSONL file named by its content, inside the index."""
+    def _write_documents(self, documents: Sequence[dict[str, Any]]) -> Path:
+        """Saves in-memory records as a JSONL file named by its content, inside the index."""
         IndexStore.open(self.index_dir, settings=self.settings, create=True, write=True).close()
         body = "".join(json.dumps(d, ensure_ascii=False) + "\n" for d in documents)
-        path = self.index_dir / "documents" / f"{hashlib.sha1(body.encode()).hexdigest()[:16]}.jsonl"
+        path = self.index_dir / INBOX / f"{hashlib.sha1(body.encode()).hexdigest()[:16]}.jsonl"
         if not path.exists():
             path.parent.mkdir(exist_ok=True)
             path.write_text(body, encoding="utf-8")

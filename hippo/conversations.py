@@ -11,8 +11,10 @@ Two file shapes are recognised by their content:
   (optional `"id"`: the turn's dialog id, default `D<session>:<n>` counting the session's turns).
 
 A session becomes one group of passages, one per turn. A turn's passage text carries its date
-and speaker (`[8 May 2023] Ann: ...`), so the reader sees who said what and when; its title is
-the session key `<conversation>/session_<n>`.
+and speaker (`[8 May 2023] Ann: ...`), so the reader sees who said what and when. Turn
+passages are untitled, because a title is embedded with its passage and the session key in
+front of every turn measurably hurt dense retrieval (see the README); the memory tables map
+each turn to its session and dialog id. Two identical turns on the same date are one passage.
 """
 
 from __future__ import annotations
@@ -73,9 +75,8 @@ def turn_text(session: Session, turn: Turn) -> str:
 
 
 def session_passages(session: Session) -> list[Passage]:
-    """One passage per turn, titled with the session key (identical turns share one passage)."""
-    return [Passage(passage_id(session.key, text), session.key, text)
-            for text in (turn_text(session, t) for t in session.turns)]
+    """One untitled passage per turn (identical dated turns share one passage)."""
+    return [Passage(passage_id("", text), "", text) for text in (turn_text(session, t) for t in session.turns)]
 
 
 def transcript(session: Session) -> str:

@@ -29,6 +29,7 @@ from hippo.store import DocumentRecord, IndexStore
 EXTRACT_BATCH = 128
 PARALLEL_MIN_PASSAGES = 1000  # below this, starting worker processes costs more than it saves
 EMBED_CHUNK = 2048
+INBOX = "documents"  # the folder inside an index where the Python API saves in-memory documents
 
 
 @dataclass
@@ -105,9 +106,10 @@ class Indexer:
     # -- files ------------------------------------------------------------------------------
 
     def _outside_index(self, files: list[SourceFile]) -> list[SourceFile]:
-        """Drops files inside the index directory (an index kept in the corpus folder)."""
-        own = self.index_dir.resolve()
-        return [f for f in files if not f.path.is_relative_to(own)]
+        """Drops files inside the index directory (an index kept in the corpus folder), except
+        the documents the Python API saved there (`Hippo.index` dicts, `Hippo.add_session`)."""
+        own, inbox = self.index_dir.resolve(), self.index_dir.resolve() / INBOX
+        return [f for f in files if f.path.is_relative_to(inbox) or not f.path.is_relative_to(own)]
 
     def _sync_files(
         self, store: IndexStore, root: Path, files: list[SourceFile], settings: IndexSettings,

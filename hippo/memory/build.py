@@ -22,7 +22,7 @@ from hippo.config import IndexSettings
 from hippo.conversations import Session, parse_conversations, session_passages
 from hippo.corpus import BadFileError, Passage, content_hash, decode
 from hippo.embed import Encoder, text_key
-from hippo.extract.base import Extraction, normalize_entity
+from hippo.extract.base import Extraction
 from hippo.memory.associate import associate
 from hippo.memory.llm_units import llm_keywords, llm_summaries
 from hippo.memory.store import MemoryStore, SessionRow
@@ -122,8 +122,7 @@ class _Builder:
 
     def _conversation_units(self, sessions: Sequence[Session]) -> tuple[list[tuple[str, UnitDraft]], list[SessionRow]]:
         passages = [session_passages(s) for s in sessions]
-        keywords = [[k for p in ps for k in self._keywords(p.id) if k != normalize_entity(s.key)]
-                    for s, ps in zip(sessions, passages, strict=True)]
+        keywords = [[k for p in ps for k in self._keywords(p.id)] for ps in passages]
         summaries: Sequence[str | None] = [None] * len(sessions)
         if self.llm is not None:
             texts = ["\n".join(p.text for p in ps) for ps in passages]
