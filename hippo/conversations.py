@@ -68,10 +68,14 @@ def session_name(session: str | int) -> str:
     return f"session_{text}" if text.isdigit() else text
 
 
+def dated(session: Session, text: str) -> str:
+    """`[date] text` (just `text` for an undated session)."""
+    return f"[{session.date}] {text}" if session.date else text
+
+
 def turn_text(session: Session, turn: Turn) -> str:
-    """A turn's passage text: `[date] Speaker: words` (no date brackets when undated)."""
-    stamp = f"[{session.date}] " if session.date else ""
-    return f"{stamp}{turn.speaker}: {turn.text}"
+    """A turn's passage text: `[date] Speaker: words`."""
+    return dated(session, f"{turn.speaker}: {turn.text}")
 
 
 def session_passages(session: Session) -> list[Passage]:

@@ -136,3 +136,23 @@ def test_ask_json_on_a_conversation_index_gives_sessions_and_turns(conversation_
     payload = json.loads(json.dumps([vars(h) for h in hits]))
     assert payload[0]["session"].startswith("ann-ben/session_") and payload[0]["turns"][0].startswith("D")
     assert payload[0]["session"] in ("ann-ben/session_1", "ann-ben/session_3")
+
+
+def test_memgas_ranks_sessions_and_explains_its_routing(conversation_index: Path) -> None:
+    result = Hippo(conversation_index).retrieve("Where did Ben run a half marathon?", pipeline="memgas", top_k=3)
+    assert [p.session for p in result.passages][:1] == ["ann-ben/session_3"]
+    assert result.passages[0].turns[0] == "D3:1"
+    route = next(t for t in result.trace if t["stage"] == "route")
+    weights = {g["granularity"]: g for g in route["granularities"]}
+    assert set(weights) == {"session", "turn", "sentence", "exchange"}
+    assert sum(g["weight"] for g in weights.values()) == pytest.approx(1.0, abs=1e-3)
+    assert weights["turn"]["units"] == 18 and weights["session"]["units"] == 3
+    assert all(0 <= g["entropy"] <= math.log(g["units"]) + 1e-6 for g in weights.values())
+
+
+def test_route_over_a_document_index_ranks_passages(tmp_path: Path) -> None:
+    h = Hippo(tmp_path / "index")
+    h.index([{"title": "Pepper", "text": "Pepper is a beagle. She howls at cellos."},
+             {"title": "Miso", "text": "Miso is a cat. He sleeps all day."}])
+    passages = h.retrieve("Which animal sleeps all day?", pipeline="memgas", top_k=2).passages
+    assert [p.title for p in passages] == ["Miso", "Pepper"]

@@ -15,6 +15,7 @@ import warnings
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture
+from threadpoolctl import threadpool_limits
 
 TOP_CANDIDATES = 30
 MIN_FIT = 3
@@ -48,8 +49,9 @@ def associate(new: np.ndarray, earlier: np.ndarray, causal: bool = False, top: i
     similarities = np.asarray(new @ earlier.T, dtype=np.float64)
     first_new = earlier.shape[0] - new.shape[0]
     edges = []
-    for row in range(new.shape[0]):
-        limit = first_new + row if causal else earlier.shape[0]
-        for column in gmm_select(similarities[row, :limit], top):
-            edges.append((row, int(column), float(similarities[row, column])))
+    with threadpool_limits(1):  # k-means init on 30 points: worker threads cost 4x more than they do
+        for row in range(new.shape[0]):
+            limit = first_new + row if causal else earlier.shape[0]
+            for column in gmm_select(similarities[row, :limit], top):
+                edges.append((row, int(column), float(similarities[row, column])))
     return edges

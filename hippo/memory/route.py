@@ -8,8 +8,11 @@ itself uses 1 - H_g, which is negative for any granularity with more than e unit
 entropy; normalizing by log N_g keeps every weight in [0, 1] and granularities of different
 sizes comparable). A granularity with one unit cannot single anything out: its weight is 0.
 
-The weighted similarities of the `seeds` best units seed Personalized PageRank over the
-association graph; each retrieval unit (session, or passage) scores the sum of its units'.
+Each unit scores its granularity's weight times its similarity; with `graph`, the `seeds`
+best of those seed Personalized PageRank over the association graph and the units score
+their PageRank. A retrieval unit (session, or passage) then scores, with `aggregate = "sum"`,
+the sum of its units' scores, or with `"max"`, the sum over granularities of its best unit's
+score (so a session is not favoured for having many turns).
 """
 
 from __future__ import annotations
@@ -52,33 +55,63 @@ def entropy_weights(similarities: dict[str, np.ndarray], temperature: float = TE
                               raw[g] / total if total > 0 else 1.0 / len(raw)) for g in similarities]
 
 
+AGGREGATES = ("max", "sum")
+
+
 @dataclass
 class RoutedScores:
-    """Scores of the retrieval units (`keys`, aligned with `scores`), of every memory unit,
-    and the routing weights that produced them."""
+    """Scores of the retrieval units (`keys`, aligned with `scores`), every memory unit's
+    similarity to the query and final score, and the routing weights."""
 
     keys: list[str]
     scores: np.ndarray
+    similarities: np.ndarray
     unit_scores: np.ndarray
     weights: list[GranularityWeight]
 
 
 def route(
-    view: MemoryView, query: np.ndarray, granularities: Sequence[str] | None = None, *,
-    temperature: float = TEMPERATURE, seeds: int = 15, damping: float = 0.1, use_graph: bool = True,
+    view: MemoryView, query: np.ndarray, granularities: Sequence[str] = (), *, temperature: float = TEMPERATURE,
+    graph: bool = False, seeds: int = 15, damping: float = 0.1, aggregate: str = "max",
 ) -> RoutedScores:
-    """Routes one (unit-length) query vector over `granularities` (default: all the index has)."""
+    """Routes one (unit-length) query vector over `granularities` (empty: all the index has)."""
     available = view.granularities
     chosen = [g for g in (granularities or available) if g in available]
     similarities = np.asarray(view.units.vectors @ query, dtype=np.float64)
     weights = entropy_weights({g: similarities[available[g]] for g in chosen}, temperature)
-    seed = np.zeros_like(similarities)
+    scores = np.zeros_like(similarities)
     for item in weights:
         positions = available[item.granularity]
-        seed[positions] = item.weight * np.clip(similarities[positions], 0.0, None)
-    if 0 < seeds < np.count_nonzero(seed):
-        seed[seed < np.partition(seed, -seeds)[-seeds]] = 0.0
-    scores = seed
-    if use_graph and seed.any() and view.adjacency.nnz:
-        scores = np.asarray(kernels.ppr(view.adjacency, seed, damping=damping, backend="cpu"))
-    return RoutedScores(view.target_keys, np.asarray(view.membership.T @ scores), scores, weights)
+        scores[positions] = item.weight * np.clip(similarities[positions], 0.0, None)
+    if graph and scores.any() and view.adjacency.nnz:
+        if 0 < seeds < np.count_nonzero(scores):
+            scores[scores < np.partition(scores, -seeds)[-seeds]] = 0.0
+        scores = np.asarray(kernels.ppr(view.adjacency, scores, damping=damping, backend="cpu"))
+    if aggregate == "sum":
+        totals = np.asarray(view.membership.T @ scores).ravel()
+    else:
+        totals = np.zeros(len(view.target_keys))
+        for granularity in chosen:
+            rows = view.membership[available[granularity]]
+            totals += np.asarray(rows.multiply(scores[available[granularity]][:, None]).max(axis=0).todense()).ravel()
+    return RoutedScores(view.target_keys, totals, similarities, scores, weights)
+
+
+def passage_ranking(
+    view: MemoryView, routed: RoutedScores, passage_ids: Sequence[str], limit: int
+) -> list[tuple[int, float]]:
+    """(passage index in `passage_ids`, score) best first. For conversations every passage of
+    each session in session order, scored by its session, a session's turns ordered by their
+    similarity to the query; for documents the `limit` best passages by their own score."""
+    index = {pid: i for i, pid in enumerate(passage_ids)}
+    order = np.argsort(-routed.scores, kind="stable")
+    if not view.is_conversation:
+        return [(index[routed.keys[t]], float(routed.scores[t])) for t in order[:limit] if routed.keys[t] in index]
+    ranking = []
+    for t in order:
+        turns = dict.fromkeys(pid for _, _, pid in view.sessions[routed.keys[t]].turns)
+        closeness = {pid: routed.similarities[view.turn_units[pid]] if pid in view.turn_units else -1.0
+                     for pid in turns}
+        ranking += [(index[pid], float(routed.scores[t])) for pid in sorted(turns, key=lambda p: -closeness[p])
+                    if pid in index]
+    return ranking

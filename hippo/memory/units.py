@@ -1,8 +1,11 @@
 """Memory units: one piece of memory at one granularity, and how each kind is made.
 
-Conversations keep four granularities per session (MemGAS): the **session** (the mean of its
+Conversations keep MemGAS's four granularities per session: the **session** (the mean of its
 turn embeddings, so a long session is seen whole, not cut at the encoder's 256 tokens), its
-**turns**, a **summary** and its **keywords**. Documents keep the **document** (mean of its
+**turns**, a **summary** and its **keywords**; and two finer ones that a small encoder needs:
+each turn's **sentences** (`Speaker: sentence`; a long turn's embedding blurs the one
+sentence a question asks about) and each **exchange** (a turn with the reply to it, so an
+answer is seen with its question). Documents keep the **document** (mean of its
 passages, when it has several), each **passage**, the passage's **sentences** and its
 **keywords**. Summaries and keywords come from the LLM when one is set (`--llm`); otherwise
 the summary is extractive (the most central turns: closest to the session's mean embedding,
@@ -17,10 +20,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hippo.conversations import Session
+from hippo.conversations import Session, dated
 from hippo.corpus import Passage, split_sentences
 
-CONVERSATION_GRANULARITIES = ("session", "turn", "summary", "keywords")
+CONVERSATION_GRANULARITIES = ("session", "turn", "sentence", "exchange", "summary", "keywords")
 DOCUMENT_GRANULARITIES = ("document", "passage", "sentence", "keywords")
 SUMMARY_TURNS = 3
 MAX_KEYWORDS = 40
@@ -69,6 +72,11 @@ def session_units(
     texts = [p.text for p in passages]
     units = [UnitDraft("session", f"{session.key} ({session.date})", key, normalized_mean(vectors))]
     units += [UnitDraft("turn", p.text, key, v) for p, v in zip(passages, vectors, strict=True)]
+    sentences = [f"{t.speaker}: {s}" for t in session.turns for s in split_sentences(t.text)]
+    units += [UnitDraft("sentence", s, key) for s in dict.fromkeys(sentences)]
+    exchanges = [dated(session, " ".join(f"{t.speaker}: {t.text}" for t in pair))
+                 for pair in zip(session.turns, session.turns[1:], strict=False)]
+    units += [UnitDraft("exchange", e, key) for e in dict.fromkeys(exchanges)]
     units.append(UnitDraft("summary", summary or central_texts(texts, vectors), key))
     if text := keyword_text(keywords):
         units.append(UnitDraft("keywords", text, key))

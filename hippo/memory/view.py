@@ -80,6 +80,16 @@ class MemoryView:
         cols = [position[t] for targets in self.units.targets for t in targets]
         return sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(self.units.targets), len(position)))
 
+    @cached_property
+    def turn_units(self) -> dict[str, int]:
+        """Passage id -> position of the turn unit made from it (conversations)."""
+        by_session: dict[str, list[int]] = {}
+        for i, (granularity, targets) in enumerate(zip(self.units.granularities, self.units.targets, strict=True)):
+            if granularity == "turn":
+                by_session.setdefault(targets[0], []).append(i)
+        return {pid: position for key, positions in by_session.items() if key in self.sessions
+                for (_, _, pid), position in zip(self.sessions[key].turns, positions, strict=False)}
+
     def sessions_from_passages(
         self, ranking: Sequence[tuple[str, float]], top_k: int
     ) -> list[SessionHit]:
