@@ -20,7 +20,8 @@ from hippo.pipeline import DEFAULT_PIPELINE
 @index_option
 @click.option("--pipeline", default=DEFAULT_PIPELINE, show_default=True,
               help="Pipeline name (pipelines/NAME.toml) or path to a .toml spec.")
-@click.option("--top-k", type=click.IntRange(min=1), default=5, show_default=True, help="Passages to return.")
+@click.option("--top-k", type=click.IntRange(min=1), default=5, show_default=True,
+              help="Passages to return; the reader reads exactly these.")
 @click.option("--retrieve-only", is_flag=True, help="Skip the reader; return ranked passages only.")
 @click.option("--queries", type=click.Path(path_type=Path, dir_okay=False),
               help='JSONL file of {"id", "question"} lines; prints one JSON result per line with --json.')
