@@ -146,6 +146,7 @@ def _describe(hint: Any) -> str:
         return "one of " + ", ".join(repr(a) for a in typing.get_args(hint))
     if origin in (typing.Union, types.UnionType):
         return " or ".join(_describe(arm) for arm in typing.get_args(hint))
-    if hint is type(None):
-        return "absent"
-    return "a " + getattr(hint, "__name__", str(hint))
+    return _NAMES.get(hint, getattr(hint, "__name__", str(hint)))
+
+
+_NAMES = {bool: "true or false", int: "an integer", float: "a number", str: "a string", type(None): "absent"}
