@@ -4,7 +4,7 @@ memory levels in the state, one top_k, and an index without passages."""
 from __future__ import annotations
 
 import json
-import textwrap
+import re
 from pathlib import Path
 
 import numpy as np
@@ -23,74 +23,53 @@ from hippo.stages.scoring import min_max
 
 QUESTION = "Who trained the engineer who designed the Marlow Viaduct?"
 
-PLUGIN = '''
-from dataclasses import dataclass
-
-from hippo.stages import Stage, setting
-
-
-@dataclass
-class AddQuery(Stage):
-    """Appends one fixed query (a stand-in for a clue stage)."""
-
-    name = "add_query"
-    text: str = ""
-    weight: float = setting(1.0, gt=0, le=1)
-
-    def apply(self, state, ctx):
-        state.add_query(self.text, self.weight, self.name)
-        return {"added": self.text}
-'''
+README = Path(__file__).resolve().parent.parent / "README.md"
 
 
 @pytest.fixture
 def plugin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A module `my_hippo_plugin` outside hippo, importable, and a pipeline file using it."""
-    (tmp_path / "my_hippo_plugin.py").write_text(PLUGIN)
+    """The README's stage written outside hippo as `my_stages.py`, importable, and its
+    pipeline file `my.toml`."""
+    section = README.read_text(encoding="utf-8").split("\n### Writing a stage\n", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, re.S)
+    spec = re.search(r"```toml\n(.*?)```", section, re.S)
+    assert code and spec, "README: the stage example is missing"
+    (tmp_path / "my_stages.py").write_text(code.group(1))
+    (tmp_path / "my.toml").write_text(spec.group(1))
     monkeypatch.syspath_prepend(str(tmp_path))
-    spec = tmp_path / "my.toml"
-    spec.write_text(textwrap.dedent('''
-        [[stages]]
-        type = "my_hippo_plugin:AddQuery"
-        text = "Marlow Viaduct"
-        weight = 0.9
-        [[stages]]
-        type = "link"
-        [[stages]]
-        type = "ppr"
-    '''))
-    return spec
+    return tmp_path / "my.toml"
 
 
 def test_a_stage_outside_hippo_runs_from_a_toml_file_through_the_api(sample_index: Path, plugin: Path) -> None:
-    result = Hippo(sample_index).retrieve("Who designed it?", pipeline=str(plugin), top_k=3)
+    result = Hippo(sample_index).retrieve("Who trained Thomas Keel?", pipeline=str(plugin), top_k=3)
     added, link, _ = result.trace
-    assert added == {"stage": "add_query", "seconds": added["seconds"], "added": "Marlow Viaduct"}
-    assert link["queries"][1] == {"text": "Marlow Viaduct", "weight": 0.9, "source": "add_query"}
-    viaduct = next(e for e in link["entities"] if e["entity"] == "marlow viaduct")
-    assert viaduct["query"] == "Marlow Viaduct" and viaduct["score"] == pytest.approx(0.9)
-    assert "Marlow Viaduct" in [p.title for p in result.passages]
+    assert added == {"stage": "expand", "seconds": added["seconds"], "added": "Samuel Pike"}
+    assert link["queries"][1] == {"text": "Samuel Pike", "weight": 0.5, "source": "expand"}
+    pike = next(e for e in link["entities"] if e["entity"] == "samuel pike")
+    assert pike["query"] == "Samuel Pike" and pike["score"] == pytest.approx(0.5)
+    assert "Samuel Pike" in [p.title for p in result.passages]
 
 
 def test_a_stage_outside_hippo_runs_from_the_cli(sample_index: Path, plugin: Path) -> None:
-    result = CliRunner().invoke(main, ["ask", "Who designed it?", "--index", str(sample_index), "--pipeline",
-                                       str(plugin), "--retrieve-only", "--explain"])
+    result = CliRunner().invoke(main, ["ask", "Who trained Thomas Keel?", "--index", str(sample_index),
+                                       "--pipeline", str(plugin), "--retrieve-only", "--explain"])
     assert result.exit_code == 0, result.output
-    assert "add_query" in result.stdout and "Marlow Viaduct" in result.stdout
+    assert "  expand (" in result.stdout and "added: Samuel Pike" in result.stdout
+    assert "entity=samuel pike, score=0.5, query=Samuel Pike" in result.stdout
 
 
 def test_installed_packages_register_stages_by_entry_point(
     sample_index: Path, plugin: Path, tmp_path: Path
 ) -> None:
-    info = tmp_path / "my_hippo_plugin-0.1.dist-info"
+    info = tmp_path / "my_stages-0.1.dist-info"  # what installing a package with the entry point leaves
     info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: my-hippo-plugin\nVersion: 0.1\n")
-    (info / "entry_points.txt").write_text("[hippo.stages]\nadd_query = my_hippo_plugin:AddQuery\n")
-    assert "add_query" in known_stages()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: my-stages\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[hippo.stages]\nexpand = my_stages:Expand\n")
+    assert "expand" in known_stages()
     spec = tmp_path / "by_name.toml"
-    spec.write_text(plugin.read_text().replace('"my_hippo_plugin:AddQuery"', '"add_query"'))
-    result = Hippo(sample_index).retrieve("Who designed it?", pipeline=str(spec), top_k=3)
-    assert result.trace[0]["stage"] == "add_query"
+    spec.write_text(plugin.read_text().replace('"my_stages:Expand"', '"expand"'))
+    result = Hippo(sample_index).retrieve("Who trained Thomas Keel?", pipeline=str(spec), top_k=3)
+    assert result.trace[0]["stage"] == "expand"
 
 
 @pytest.mark.parametrize(

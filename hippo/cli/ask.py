@@ -102,11 +102,20 @@ def _print_trace_entry(entry: dict[str, Any]) -> None:
         if isinstance(value, list) and value and isinstance(value[0], dict):
             click.echo(f"    {key}:")
             for item in value:
-                click.echo("      - " + ", ".join(f"{k}={v}" for k, v in item.items()))
+                click.echo(f"      - {_inline(item)}")
+        elif isinstance(value, dict) and value and all(isinstance(v, dict) for v in value.values()):
+            click.echo(f"    {key}:")
+            for name, item in value.items():
+                click.echo(f"      - {name}: {_inline(item)}")
         elif isinstance(value, dict) and value:
-            click.echo(f"    {key}: " + ", ".join(f"{k}={v}" for k, v in value.items()))
+            click.echo(f"    {key}: {_inline(value)}")
         else:
             click.echo(f"    {key}: {value}")
+
+
+def _inline(mapping: dict[str, Any]) -> str:
+    """k=v, k=v (a nested mapping in parentheses)."""
+    return ", ".join(f"{k}=({_inline(v)})" if isinstance(v, dict) else f"{k}={v}" for k, v in mapping.items())
 
 
 def _write_neo4j(hippo: Hippo, results: list[Answer]) -> None:
