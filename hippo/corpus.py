@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -184,7 +184,7 @@ def read_passages(
     suffix = path.suffix.lower()
     if suffix in (".json", ".jsonl"):
         records = _json_records(path, text, suffix == ".jsonl")
-        passages = [_record_passage(path, i, r) for i, r in enumerate(records)]
+        passages = [_file_record_passage(path, i, r) for i, r in enumerate(records)]
         title = path.stem
     else:
         title = document_title(path, text)
@@ -236,10 +236,18 @@ def _as_record_list(loaded: Any) -> Any:
     return loaded
 
 
-def _record_passage(path: Path, index: int, record: dict[str, Any]) -> Passage:
+def _file_record_passage(path: Path, index: int, record: dict[str, Any]) -> Passage:
+    passage = record_passage(record)
+    if passage is None:
+        raise BadFileError(f'{path}: record {index} has no string "text" field; skipped')
+    return passage
+
+
+def record_passage(record: Mapping[str, Any]) -> Passage | None:
+    """The one passage of a `{"title", "text"}` record; None if it has no string text."""
     text = record.get("text")
     if not isinstance(text, str):
-        raise BadFileError(f'{path}: record {index} has no string "text" field; skipped')
+        return None
     title = str(record.get("title") or "").strip()
     text = text.strip()
     return Passage(passage_id(title, text), title, text)

@@ -9,19 +9,17 @@ from typing import Any
 
 import click
 
+from hippo.api import Hippo
 from hippo.cli.options import (
     index_option,
     json_option,
     llm_options,
-    quiet_option,
     resolve_index,
     resolve_workers,
     workers_option,
 )
 from hippo.config import IndexSettings
 from hippo.extract import extractor_names
-from hippo.indexer import Indexer
-from hippo.llm.cache import default_cache_path
 from hippo.stats import index_stats
 from hippo.store import DB_NAME, IndexStore
 
@@ -43,7 +41,7 @@ from hippo.store import DB_NAME, IndexStore
 @click.option("--title-edge-weight", type=click.FloatRange(0.0, min_open=True), default=None,
               help="Weight of the edge from a passage to its own title entity (default 10; others weigh 1).")
 @workers_option
-@quiet_option
+@click.option("--quiet", "-q", is_flag=True, help="No progress bars (warnings and the summary still print).")
 @json_option
 def index_command(
     paths: tuple[Path, ...], index_dir: Path | None, extractor: str | None, llm: str | None,
@@ -61,17 +59,10 @@ def index_command(
         "synonymy_k": synonymy_k, "synonymy_threshold": synonymy_threshold, "title_edge_weight": title_edge_weight,
     }.items() if v is not None}
     root = resolve_index(index_dir)
-    settings = _requested_settings(root, overrides)
-    indexer = Indexer(
-        root, settings, quiet=quiet or as_json,
-        extractor_options={"llm": llm, "llm_model": llm_model, "cache_path": default_cache_path(root)},
-        warn=lambda message: click.echo(f"warning: {message}", err=True), workers=resolve_workers(workers),
-    )
-    report = indexer.run(list(paths))
-    if as_json:
-        click.echo(json.dumps(asdict(report), indent=2))
-    elif not quiet:
-        click.echo(report.summary())
+    hippo = Hippo(root, llm=llm, llm_model=llm_model, settings=_requested_settings(root, overrides),
+                  quiet=quiet or as_json, workers=resolve_workers(workers))
+    report = hippo.index(list(paths))
+    click.echo(json.dumps(asdict(report), indent=2) if as_json else report.summary())
 
 
 _FLAGS = {"chunk_words": "--chunk-words", "chunk_overlap_sentences": "--chunk-overlap",
