@@ -33,7 +33,7 @@ from hippo.graph import build_edges, derive_records, synonym_pairs
 from hippo.progress import progress_bar
 from hippo.progress import warn as progress_warn
 from hippo.snapshot import GraphSnapshot, save_snapshot, snapshot_exists
-from hippo.store import DocumentRecord, IndexStore
+from hippo.store import DB_NAME, DocumentRecord, IndexStore
 
 MEMORY_PREFIX = "memory:"  # id prefix of documents given in memory rather than as files
 EXTRACT_BATCH = 128
@@ -111,6 +111,8 @@ class Indexer:
         """
         found = {Path(p): self._outside_index(discover(Path(p))) for p in paths}  # input errors first
         memory = None if documents is None else memory_passages(documents)
+        if self.requested is not None and not (self.index_dir / DB_NAME).exists():
+            Encoder(self.requested.embedding_model)  # a model that does not load is refused before the index exists
         report = IndexReport()
         with IndexStore.open(self.index_dir, settings=self.requested, create=True, write=True) as store:
             settings = store.settings

@@ -19,7 +19,9 @@ from hippo.cli.options import (
     workers_option,
 )
 from hippo.config import IndexSettings
+from hippo.errors import HippoError
 from hippo.extract import extractor_names
+from hippo.models import BUNDLED_EMBEDDING_MODEL
 from hippo.stats import index_stats
 from hippo.store import DB_NAME, IndexStore
 
@@ -30,6 +32,9 @@ from hippo.store import DB_NAME, IndexStore
 @click.option("--extractor", type=click.Choice(extractor_names()), default=None,
               help="OpenIE extractor for a new index (default: spacy; llm uses --llm).")
 @llm_options
+@click.option("--embedding-model", default=None, metavar="NAME|FOLDER",
+              help="Sentence-transformers model for a new index: all-MiniLM-L6-v2 (bundled, default) "
+                   "or a local model folder, e.g. a multilingual one.")
 @click.option("--chunk-words", type=click.IntRange(min=10), default=None,
               help="Target passage size in words for .txt/.md files (default 120).")
 @click.option("--chunk-overlap", type=click.IntRange(min=0), default=None,
@@ -44,8 +49,8 @@ from hippo.store import DB_NAME, IndexStore
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars (warnings and the summary still print).")
 @json_option
 def index_command(
-    paths: tuple[Path, ...], index_dir: Path | None, extractor: str | None, llm: str | None,
-    llm_model: str | None, chunk_words: int | None,
+    paths: tuple[Path, ...], index_dir: Path | None, extractor: str | None, embedding_model: str | None,
+    llm: str | None, llm_model: str | None, chunk_words: int | None,
     chunk_overlap: int | None, synonymy_k: int | None, synonymy_threshold: float | None,
     title_edge_weight: float | None, workers: int | None, quiet: bool, as_json: bool,
 ) -> None:
@@ -55,7 +60,8 @@ def index_command(
     files deleted from a folder removed from the index.
     """
     overrides = {k: v for k, v in {
-        "extractor": extractor, "chunk_words": chunk_words, "chunk_overlap_sentences": chunk_overlap,
+        "extractor": extractor, "embedding_model": embedding_model and _embedding_model(embedding_model),
+        "chunk_words": chunk_words, "chunk_overlap_sentences": chunk_overlap,
         "synonymy_k": synonymy_k, "synonymy_threshold": synonymy_threshold, "title_edge_weight": title_edge_weight,
     }.items() if v is not None}
     root = resolve_index(index_dir)
@@ -72,7 +78,8 @@ _FLAGS = {"chunk_words": "--chunk-words", "chunk_overlap_sentences": "--chunk-ov
 
 def _requested_settings(root: Path, overrides: dict[str, Any]) -> IndexSettings | None:
     """Settings for a new index from the options given. An existing index keeps the settings it
-    was made with: a differing option gets a warning (and --extractor the store's refusal)."""
+    was made with: a differing option gets a warning (--extractor and --embedding-model the
+    store's refusal)."""
     if not overrides:
         return None
     if not (root / DB_NAME).exists():
@@ -83,7 +90,20 @@ def _requested_settings(root: Path, overrides: dict[str, Any]) -> IndexSettings 
         if key in overrides and overrides[key] != getattr(built, key):
             click.echo(f"warning: {flag} {overrides[key]} applies to a new index; {root} keeps "
                        f"{getattr(built, key)} (use a new --index to change it)", err=True)
-    return replace(built, extractor=overrides.get("extractor", built.extractor))
+    return replace(built, extractor=overrides.get("extractor", built.extractor),
+                   embedding_model=overrides.get("embedding_model", built.embedding_model))
+
+
+def _embedding_model(value: str) -> str:
+    """The bundled model's name as given, or a local model folder as an absolute path (so the
+    index finds it from any directory)."""
+    if value == BUNDLED_EMBEDDING_MODEL:
+        return value
+    folder = Path(value).expanduser()
+    if not folder.is_dir():
+        raise HippoError(f"--embedding-model {value}: no such folder; give a local sentence-transformers "
+                         f"model folder or {BUNDLED_EMBEDDING_MODEL}")
+    return str(folder.absolute())
 
 
 @click.command("stats")
