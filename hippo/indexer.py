@@ -59,7 +59,7 @@ class IndexReport:
 
     def summary(self) -> str:
         """One line for humans."""
-        parts = [f"{self.files_seen} files ({self.files_changed} new/changed, "
+        parts = [f"{_count(self.files_seen, 'file')} ({self.files_changed} new/changed, "
                  f"{self.files_unchanged} unchanged, {self.files_removed} removed)",
                  f"{self.passages_extracted} passages extracted",
                  f"{self.strings_embedded} strings embedded"]
