@@ -60,8 +60,8 @@ def index_command(
     files deleted from a folder removed from the index.
     """
     overrides = {k: v for k, v in {
-        "extractor": extractor, "embedding_model": embedding_model and _embedding_model(embedding_model),
-        "chunk_words": chunk_words, "chunk_overlap_sentences": chunk_overlap,
+        "extractor": extractor, "embedding_model": embedding_model if embedding_model is None
+        else _embedding_model(embedding_model), "chunk_words": chunk_words, "chunk_overlap_sentences": chunk_overlap,
         "synonymy_k": synonymy_k, "synonymy_threshold": synonymy_threshold, "title_edge_weight": title_edge_weight,
     }.items() if v is not None}
     root = resolve_index(index_dir)
@@ -100,7 +100,7 @@ def _embedding_model(value: str) -> str:
     if value == BUNDLED_EMBEDDING_MODEL:
         return value
     folder = Path(value).expanduser()
-    if not folder.is_dir():
+    if not value.strip() or not folder.is_dir():
         raise HippoError(f"--embedding-model {value}: no such folder; give a local sentence-transformers "
                          f"model folder or {BUNDLED_EMBEDDING_MODEL}")
     return str(folder.absolute())
