@@ -126,3 +126,12 @@ def test_warnings_get_their_own_line_beside_progress_bars(tmp_path: Path) -> Non
     segments = [s.strip() for s in re.split(r"[\r\n]", err)]
     warned = [s for s in segments if "warning:" in s]
     assert len(warned) == 2 and all(s.startswith("warning: ") for s in warned), warned
+
+
+def test_json_nested_too_deep_to_parse_is_skipped_with_a_warning(tmp_path: Path) -> None:
+    corpus = _corpus(tmp_path, deep_json=b"[" * 200_000 + b"]" * 200_000)
+    code, out, err = _index(corpus, tmp_path / "idx", "--quiet")
+    assert code == 0
+    assert err.splitlines() == [f"warning: {corpus / 'deep.json'}: cannot be read (maximum recursion depth "
+                                "exceeded while decoding a JSON array from a unicode string); skipped"]
+    assert "1 file skipped" in out and index_stats(tmp_path / "idx")["documents"] == 2
