@@ -16,7 +16,6 @@ settings, which are checked when the pipeline loads. Names are looked up in $HIP
 
 from __future__ import annotations
 
-import os
 import tomllib
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ from typing import Any
 from threadpoolctl import ThreadpoolController
 
 import pipelines
+from hippo.config import HIPPO_PIPELINES
 from hippo.errors import HippoError
 from hippo.stages import RetrievalContext, RetrievalState, SettingError, Stage, stage_class
 
@@ -69,7 +69,7 @@ class Pipeline:
 
 def pipeline_dirs() -> list[Path]:
     """Folders searched for pipeline specs, first match wins."""
-    extra = [Path(p) for p in os.environ.get("HIPPO_PIPELINES", "").split(":") if p]
+    extra = [Path(p) for p in (HIPPO_PIPELINES.get() or "").split(":") if p]
     return [*extra, BUILTIN_DIR]
 
 
