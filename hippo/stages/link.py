@@ -88,10 +88,11 @@ class LinkStage(Stage):
     def _link_facts(self, state: RetrievalState, ctx: RetrievalContext, count: int) -> list[LinkedFact]:
         if not ctx.snapshot.fact_ids or count <= 0:
             return []
-        normalized = min_max(ctx.scores(state, "facts"))
+        scores = ctx.scores(state, "facts")
+        normalized = min_max(scores)
         columns = ctx.similarities(state, "facts")
         return [LinkedFact(i, float(normalized[i]), _best_query(state.queries, columns, i).text)
-                for i, _ in rank_by_scores(ctx.scores(state, "facts"), count)]
+                for i, _ in rank_by_scores(scores, count)]
 
     def _recognize(self, state: RetrievalState, ctx: RetrievalContext, facts: list[LinkedFact]) -> list[LinkedFact]:
         """The facts the LLM keeps for the question; HippoError when the filter fails."""

@@ -60,8 +60,9 @@ class Stage:
     answers: ClassVar[bool] = False
 
     def __post_init__(self) -> None:
+        hints = typing.get_type_hints(type(self))
         for field in dataclasses.fields(self):  # type: ignore[arg-type]
-            problem = _check(getattr(self, field.name), _hints(type(self))[field.name], field.metadata)
+            problem = _check(getattr(self, field.name), hints[field.name], field.metadata)
             if problem:
                 raise SettingError(self.name, f"setting {field.name} = {getattr(self, field.name)!r}: {problem}")
 
@@ -78,10 +79,6 @@ class Stage:
         if missing:
             raise SettingError(cls.name, f"setting(s) {', '.join(missing)} must be given")
         return cls(**settings)
-
-    def settings(self) -> dict[str, Any]:
-        """The stage's effective settings."""
-        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}  # type: ignore[arg-type]
 
     def apply(self, state: RetrievalState, ctx: RetrievalContext) -> dict[str, Any]:
         """Updates `state` in place; returns what the trace should record about it."""
@@ -100,10 +97,6 @@ class Stage:
     def run_batch(self, states: list[RetrievalState], ctx: RetrievalContext) -> list[RetrievalState]:
         """Runs the stage over many questions; stages with a batched kernel override this."""
         return [self.run(state, ctx) for state in states]
-
-
-def _hints(cls: type) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
 
 
 def _check(value: Any, hint: Any, metadata: Mapping[str, Any]) -> str | None:
