@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,11 +12,11 @@ from typing import Any
 from hippo.config import IndexSettings, default_index_dir
 from hippo.conversations import session_records
 from hippo.errors import HippoError
-from hippo.indexer import INBOX, Indexer, IndexReport
-from hippo.memory.sessions import conversation_sessions
-from hippo.pipeline import DEFAULT_PIPELINE, Pipeline, load_pipeline
+from hippo.indexer import SESSIONS_DIR, Indexer, IndexReport
+from hippo.llm.cache import default_cache_path
+from hippo.memory.sessions import SessionPassage
+from hippo.pipeline import DEFAULT_PIPELINE, DEFAULT_TOP_K, Pipeline, load_pipeline
 from hippo.stages import RetrievalContext, RetrievalState
-from hippo.store import IndexStore
 
 
 @dataclass(frozen=True)
@@ -69,7 +69,8 @@ class Answer(Retrieval):
         }
 
 
-Document = dict[str, str]
+Document = Mapping[str, str]
+READ_TOP_K = 5
 
 
 class Hippo:
@@ -97,21 +98,21 @@ class Hippo:
         self._pipelines: dict[str, Pipeline] = {}
 
     def index(self, sources: Iterable[str | Path | Document]) -> IndexReport:
-        """Indexes files/folders, or in-memory documents given as {"title", "text"} dicts
-        (written to a JSONL file inside the index so re-indexing them is incremental)."""
+        """Indexes files and folders, and in-memory documents given as {"title", "text"} dicts
+        (one passage each, like JSONL records). The documents of one call replace those of the
+        previous call that gave any: the same ones again change nothing. Warnings go to stderr
+        and into the report; LLM OpenIE responses are cached in the index directory."""
         paths: list[Path] = []
         documents: list[Document] = []
         for source in sources:
-            if isinstance(source, dict):
-                documents.append({"title": str(source.get("title", "")), "text": str(source["text"])})
+            if isinstance(source, Mapping):
+                documents.append(source)
             else:
                 paths.append(Path(source))
-        if documents:
-            paths.append(self._write_documents(documents))
-        extractor_options = {"llm": self.llm, "llm_model": self.llm_model} if self.llm else {}
-        indexer = Indexer(self.index_dir, self.settings, quiet=self.quiet, extractor_options=extractor_options,
+        options = {"llm": self.llm, "llm_model": self.llm_model, "cache_path": default_cache_path(self.index_dir)}
+        indexer = Indexer(self.index_dir, self.settings, quiet=self.quiet, extractor_options=options,
                           workers=self.workers)
-        report = indexer.run(paths)
+        report = indexer.run(paths, documents or None)
         self._context = None
         return report
 
@@ -119,34 +120,42 @@ class Hippo:
         self, conversation: str, session_id: str | int, turns: Sequence[Any], date: str = ""
     ) -> IndexReport:
         """Adds one session of a conversation and indexes it: `turns` are {"speaker", "text"}
-        dicts (optionally with a dialog "id") or (speaker, text) pairs. Its memory units are
-        associated with the conversation's earlier ones; nothing else is redone."""
+        dicts (optionally with a dialog "id") or (speaker, text) pairs. The session is saved as
+        a conversation JSONL file inside the index; its memory units are associated with the
+        conversation's earlier ones, and nothing indexed before is redone."""
         try:
             records = session_records(conversation, session_id, turns, date)
         except ValueError as err:
             raise HippoError(f"add_session({conversation!r}, {session_id!r}): {err}") from None
-        return self.index([self._write_documents(records)])
+        body = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+        path = self.index_dir / SESSIONS_DIR / f"{hashlib.sha1(body.encode()).hexdigest()[:16]}.jsonl"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(body, encoding="utf-8")
+        return self.index([path])
 
-    def retrieve(self, question: str, pipeline: str = DEFAULT_PIPELINE, top_k: int = 10) -> Retrieval:
+    def retrieve(self, question: str, pipeline: str = DEFAULT_PIPELINE, top_k: int = DEFAULT_TOP_K) -> Retrieval:
         """The `top_k` passages for `question` (no reader)."""
         return self.retrieve_many([question], pipeline, top_k)[0]
 
     def retrieve_many(
-        self, questions: Sequence[str], pipeline: str = DEFAULT_PIPELINE, top_k: int = 10
+        self, questions: Sequence[str], pipeline: str = DEFAULT_PIPELINE, top_k: int = DEFAULT_TOP_K
     ) -> list[Retrieval]:
         """Retrieval for many questions at once (batched PPR)."""
-        states = self._pipeline(pipeline).run_batch(list(questions), self.context, retrieve_only=True)
-        return [Retrieval(s.question, self._passages(s, top_k), s.trace) for s in states]
+        states = self._pipeline(pipeline).run_batch(list(questions), self.context, retrieve_only=True, top_k=top_k)
+        return [Retrieval(s.question, self._passages(s), s.trace) for s in states]
 
-    def ask(self, question: str, pipeline: str = DEFAULT_PIPELINE, top_k: int = 5) -> Answer:
-        """Retrieves and has the reader answer with citations; without an LLM the answer is
-        None and `note` says why."""
+    def ask(self, question: str, pipeline: str = DEFAULT_PIPELINE, top_k: int = READ_TOP_K) -> Answer:
+        """Retrieves `top_k` passages and has the reader answer from exactly those, citing them
+        by their number in `passages`; without an LLM the answer is None and `note` says why."""
         return self.ask_many([question], pipeline, top_k)[0]
 
-    def ask_many(self, questions: Sequence[str], pipeline: str = DEFAULT_PIPELINE, top_k: int = 5) -> list[Answer]:
+    def ask_many(
+        self, questions: Sequence[str], pipeline: str = DEFAULT_PIPELINE, top_k: int = READ_TOP_K
+    ) -> list[Answer]:
         """Answers for many questions, models loaded once."""
-        states = self._pipeline(pipeline).run_batch(list(questions), self.context)
-        return [self._answer(s, top_k) for s in states]
+        states = self._pipeline(pipeline).run_batch(list(questions), self.context, top_k=top_k)
+        return [self._answer(s) for s in states]
 
     @property
     def context(self) -> RetrievalContext:
@@ -160,25 +169,11 @@ class Hippo:
             self._pipelines[name] = load_pipeline(name)
         return self._pipelines[name]
 
-    def _passages(self, state: RetrievalState, top_k: int) -> list[RetrievedPassage]:
-        if (sessions := conversation_sessions(self.context, state.ranking, top_k)) is not None:
-            return [RetrievedSession(h.key, f"{h.key} ({h.date})", text, h.score, h.key, h.date, h.turns)
-                    for h, text in sessions]
-        ranked = state.ranking[:top_k]
-        passages = self.context.passages([i for i, _ in ranked])
-        return [RetrievedPassage(p.id, p.title, p.text, score) for p, (_, score) in zip(passages, ranked, strict=True)
-                if p is not None]
+    def _passages(self, state: RetrievalState) -> list[RetrievedPassage]:
+        return [RetrievedSession(p.id, p.title, p.text, score, p.session, p.date, p.turns)
+                if isinstance(p, SessionPassage) else RetrievedPassage(p.id, p.title, p.text, score)
+                for p, score in self.context.ranked_passages(state)]
 
-    def _answer(self, state: RetrievalState, top_k: int) -> Answer:
-        return Answer(state.question, self._passages(state, top_k), state.trace,
+    def _answer(self, state: RetrievalState) -> Answer:
+        return Answer(state.question, self._passages(state), state.trace,
                       answer=state.answer, citations=state.citations, note=state.note)
-
-    def _write_documents(self, documents: Sequence[dict[str, Any]]) -> Path:
-        """Saves in-memory records as a JSONL file named by its content, inside the index."""
-        IndexStore.open(self.index_dir, settings=self.settings, create=True, write=True).close()
-        body = "".join(json.dumps(d, ensure_ascii=False) + "\n" for d in documents)
-        path = self.index_dir / INBOX / f"{hashlib.sha1(body.encode()).hexdigest()[:16]}.jsonl"
-        if not path.exists():
-            path.parent.mkdir(exist_ok=True)
-            path.write_text(body, encoding="utf-8")
-        return path

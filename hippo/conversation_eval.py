@@ -226,7 +226,7 @@ class PerConversationIndexes(ConversationRetriever):
         view = conversation_view(hippo.context)
         if view is None:
             raise HippoError(f"{hippo.index_dir}: holds no conversation; delete it and re-run `hippo eval`")
-        states = load_pipeline(pipeline).run_batch(questions, hippo.context, retrieve_only=True)
+        states = load_pipeline(pipeline).run_batch(questions, hippo.context, retrieve_only=True, top_k=max(KS))
         answers: list[str | None] = [a.answer for a in hippo.ask_many(questions, pipeline, READER_TOP_K)] if read \
             else [None] * len(questions)
         ids = hippo.context.snapshot.passage_ids
