@@ -156,3 +156,31 @@ def test_route_over_a_document_index_ranks_passages(tmp_path: Path) -> None:
              {"title": "Miso", "text": "Miso is a cat. He sleeps all day."}])
     passages = h.retrieve("Which animal sleeps all day?", pipeline="memgas", top_k=2).passages
     assert [p.title for p in passages] == ["Miso", "Pepper"]
+
+
+class _ScriptedLLM:
+    """Answers every request with one fixed text (the filter's plumbing, not a model's judgement)."""
+
+    def __init__(self, answer: str) -> None:
+        self.answer = answer
+        self.requests = 0
+
+    def generate_each(self, batch: list, schema: object = None, **_: object) -> list[str]:
+        self.requests += len(batch)
+        return [self.answer for _ in batch]
+
+
+def test_filter_without_an_llm_keeps_sessions_whole_and_says_so(conversation_index: Path) -> None:
+    result = Hippo(conversation_index).retrieve("Where did Ben run a half marathon?", pipeline="memgas", top_k=1)
+    entry = next(t for t in result.trace if t["stage"] == "filter")
+    assert "no LLM" in entry["skipped"]
+    assert len(result.passages[0].text.splitlines()) == 6
+
+
+def test_filter_keeps_the_turns_the_llm_names_in_their_own_words(conversation_index: Path) -> None:
+    h = Hippo(conversation_index, llm="http://127.0.0.1:9/v1")
+    h.context.llm = _ScriptedLLM('{"relevant": [1, 99]}')
+    result = h.retrieve("Where did Ben run a half marathon?", pipeline="memgas", top_k=2)
+    assert h.context.llm.requests == 2  # one request per top session
+    assert result.passages[0].text == "Ben: I ran the Lisbon half marathon on Sunday in 1 hour 52 minutes."
+    assert all(len(p.text.splitlines()) == 1 for p in result.passages)

@@ -52,3 +52,27 @@ def _keywords(text: str) -> list[str] | None:
 def _failed(what: str, error: LLMRequestError) -> None:
     log.warning("LLM %s failed (%s); using the extractive one", what, error)
     return None
+
+
+_FILTER_SYSTEM = ("Below are a question and numbered lines. Which lines help answer the question? "
+                  'Answer as JSON: {"relevant": [line numbers]}; an empty list when none does.')
+
+
+def llm_relevant_lines(llm: Any, question: str, lines: Sequence[str]) -> list[int] | None:
+    """0-based indices of the `lines` the LLM judges relevant to `question`; None when its
+    answer is unusable (the caller then keeps every line)."""
+    from hippo.llm.prompts import FILTER_SCHEMA
+
+    numbered = "\n".join(f"[{i}] {line}" for i, line in enumerate(lines, 1))
+    result = llm.generate_each([_messages(_FILTER_SYSTEM, f"Question: {question}\n\n{numbered}")], FILTER_SCHEMA,
+                               max_tokens=96)[0]
+    if not isinstance(result, str):
+        return _failed("filter", result)
+    try:
+        value, _ = loads_lenient(result)
+    except NotJSON:
+        return None
+    numbers = value.get("relevant") if isinstance(value, dict) else value
+    if not isinstance(numbers, list):
+        return None
+    return sorted({int(n) - 1 for n in numbers if isinstance(n, int) and 1 <= n <= len(lines)})
