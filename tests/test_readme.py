@@ -45,3 +45,15 @@ def test_readme_kernels_example() -> None:
     assert abs(float(example["scores"].sum()) - 1.0) < 1e-9
     assert example["batch"].shape == (3, 3)
     assert abs(example["batch"].sum(axis=0) - 1.0).max() < 1e-9
+
+
+def test_readme_conversation_example(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data").symlink_to(REPO / "data")
+    example = _run_example("### Conversations")
+    sessions = {s.session: s for s in example["hits"].passages}
+    assert len(sessions) == 2 and "ann-ben/session_4" in sessions  # the added session, among both chewing ones
+    assert sessions["ann-ben/session_4"].date == "2 June 2024" and sessions["ann-ben/session_4"].turns[0] == "D4:1"
+    assert "ann-ben/session_4 2 June 2024 ('D4:1', 'D4:2')" in capsys.readouterr().out.splitlines()
