@@ -184,3 +184,16 @@ def test_filter_keeps_the_turns_the_llm_names_in_their_own_words(conversation_in
     assert h.context.llm.requests == 2  # one request per top session
     assert result.passages[0].text == "Ben: I ran the Lisbon half marathon on Sunday in 1 hour 52 minutes."
     assert all(len(p.text.splitlines()) == 1 for p in result.passages)
+
+
+def test_neo4j_mirror_holds_memory_units_and_associated_edges(conversation_index: Path) -> None:
+    from hippo.neo4j.push import REL_KINDS, index_graph
+
+    graph = index_graph(conversation_index)
+    view = MemoryView.load(conversation_index)
+    assert view is not None
+    assert len(graph["Memory"]) == view.units.seqs.size
+    assert len(graph["ASSOCIATED"]) == view.units.edge_src.size > 0
+    src, dst, _ = next(iter(graph["ASSOCIATED"]))
+    assert src in graph["Memory"] and dst in graph["Memory"]
+    assert any(kind.type == "ASSOCIATED" and kind.start == kind.end == "Memory" for kind in REL_KINDS)

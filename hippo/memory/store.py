@@ -188,6 +188,21 @@ def memory_counts(index_dir: Path) -> dict[str, int]:
         return memory.counts()
 
 
+def memory_graph(index_dir: Path) -> dict[str, dict]:
+    """The memory units and association edges as Neo4j rows: {"Memory": {id: properties},
+    "ASSOCIATED": {(src id, dst id, None): {"weight"}}} (empty for an index without memory)."""
+    if not (Path(index_dir) / DB_NAME).exists():
+        return {"Memory": {}, "ASSOCIATED": {}}
+    with MemoryStore(index_dir) as memory:
+        units = memory.load()
+    ids = [f"m{int(seq)}" for seq in units.seqs]
+    nodes = {ids[i]: {"id": ids[i], "granularity": units.granularities[i], "text": units.texts[i],
+                      "targets": list(units.targets[i])} for i in range(len(ids))}
+    edges = {(ids[a], ids[b], None): {"weight": float(w)}
+             for a, b, w in zip(units.edge_src, units.edge_dst, units.edge_weight, strict=True)}
+    return {"Memory": nodes, "ASSOCIATED": edges}
+
+
 def _arrays(rows: Sequence[tuple[int, bytes]]) -> tuple[np.ndarray, np.ndarray]:
     if not rows:
         return np.zeros(0, dtype=np.int64), np.zeros((0, 0), dtype=np.float32)
