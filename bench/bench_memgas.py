@@ -3,7 +3,8 @@ router's weights per question category, indexing time per session and query late
 
     python bench/bench_memgas.py --results bench/results/locomo.json --indexes .hippo-eval/locomo10
 
-`--results` is the `hippo eval --json` output of bench/locomo.sh; the dev part (the first two
+`--results` are `hippo eval --json` outputs on LoCoMo (bench/locomo.sh writes one; several
+files, e.g. from runs of different pipelines, are merged); the dev part (the first two
 conversations, conv-26 and conv-30) is where memgas's settings were chosen, the test part
 (the other five) is reported apart.
 """
@@ -23,6 +24,18 @@ from hippo import Hippo
 
 DEV = ("conv-26", "conv-30")
 METRIC = "recall_any@5"
+
+
+def merged(runs: list[dict]) -> dict:
+    """One eval document holding the pipelines of several runs over the same questions."""
+    first = runs[0]
+    for run in runs[1:]:
+        first["pipelines"].update(run["pipelines"])
+        for row, other in zip(first["questions"], run["questions"], strict=True):
+            row["pipelines"].update(other["pipelines"])
+        first["index_seconds_per_session"] = first.get("index_seconds_per_session") or \
+            run.get("index_seconds_per_session")
+    return first
 
 
 def split_scores(results: dict) -> dict[str, dict[str, float]]:
@@ -67,12 +80,12 @@ def routing(results: dict, indexes: Path, pipeline: str) -> tuple[dict, dict]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--results", type=Path, required=True)
+    parser.add_argument("--results", type=Path, nargs="+", required=True)
     parser.add_argument("--indexes", type=Path, required=True)
     parser.add_argument("--pipeline", default="memgas")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
-    results = json.loads(args.results.read_text())
+    results = merged([json.loads(path.read_text()) for path in args.results])
     splits = split_scores(results)
     print(f"{METRIC} (categories 1-4; dev = {', '.join(DEV)}, test = the rest)")
     for name, parts in splits.items():

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,7 +73,7 @@ class MemoryStore:
     """The memory tables of one index. Use as a context manager."""
 
     def __init__(self, index_dir: Path) -> None:
-        self._conn = sqlite3.connect(Path(index_dir) / DB_NAME, timeout=30, isolation_level=None)
+        self._conn = sqlite3.connect(Path(index_dir) / DB_NAME, timeout=30)
         self._conn.execute("PRAGMA journal_mode=WAL")
         for statement in _SCHEMA.strip().split(";"):
             if statement.strip():
@@ -86,23 +85,13 @@ class MemoryStore:
     def __exit__(self, *_: object) -> None:
         self._conn.close()
 
-    @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        self._conn.execute("BEGIN IMMEDIATE")
-        try:
-            yield self._conn
-        except BaseException:
-            self._conn.execute("ROLLBACK")
-            raise
-        self._conn.execute("COMMIT")
-
     def sources(self) -> dict[str, str]:
         """Document id -> content hash of every document whose memory is complete."""
         return dict(self._conn.execute("SELECT id, sha256 FROM sources"))
 
     def drop_source(self, source: str) -> None:
         """Removes a document's units, their edges, sessions and turns."""
-        with self._transaction() as conn:
+        with self._conn as conn:  # one transaction: committed, or rolled back on any exception
             self._drop(conn, source)
 
     @staticmethod
@@ -125,7 +114,7 @@ class MemoryStore:
         `link(scope, new seqs, new vectors)` returns, all in one transaction; returns the
         number of edges."""
         edges = 0
-        with self._transaction() as conn:
+        with self._conn as conn:  # one transaction: committed, or rolled back on any exception
             self._drop(conn, source)
             by_scope: dict[str, list[tuple[int, np.ndarray]]] = {}
             for scope, unit, vector in units:
