@@ -55,22 +55,24 @@ def split_scores(results: dict) -> dict[str, dict[str, float]]:
     return out
 
 
-def routing(results: dict, indexes: Path, pipeline: str) -> tuple[dict, dict]:
-    """Mean routing weight per granularity per category, and warm query latency (ms)."""
+def routing(results: dict, indexes: Path, pipeline: str, latency_queries: int) -> tuple[dict, dict]:
+    """Mean routing weight per granularity per category (all questions, batched per
+    conversation) and warm single-query latency over the first `latency_queries` questions."""
     weights: dict[int, list[dict[str, float]]] = defaultdict(list)
-    times = []
     by_conversation: dict[str, list[dict]] = defaultdict(list)
     for row in results["questions"]:
         by_conversation[row["conversation"]].append(row)
+    hippos = {c: Hippo(indexes / c) for c in by_conversation}
     for conversation, rows in by_conversation.items():
-        hippo = Hippo(indexes / conversation)
-        hippo.retrieve(rows[0]["question"], pipeline=pipeline)  # warm up: models and memory load
-        for row in rows:
-            started = time.perf_counter()
-            result = hippo.retrieve(row["question"], pipeline=pipeline, top_k=10)
-            times.append(1000 * (time.perf_counter() - started))
+        retrieved = hippos[conversation].retrieve_many([r["question"] for r in rows], pipeline=pipeline)
+        for row, result in zip(rows, retrieved, strict=True):
             entry = next(t for t in result.trace if t["stage"] == "route")
             weights[row["category"]].append({g["granularity"]: g["weight"] for g in entry["granularities"]})
+    times = []
+    for row in results["questions"][:latency_queries]:
+        started = time.perf_counter()
+        hippos[row["conversation"]].retrieve(row["question"], pipeline=pipeline, top_k=10)
+        times.append(1000 * (time.perf_counter() - started))
     table = {str(c): {g: round(float(np.mean([w[g] for w in ws])), 3) for g in ws[0]}
              for c, ws in sorted(weights.items())}
     latency = {"queries": len(times), "p50_ms": round(float(np.percentile(times, 50)), 1),
@@ -83,6 +85,7 @@ def main() -> None:
     parser.add_argument("--results", type=Path, nargs="+", required=True)
     parser.add_argument("--indexes", type=Path, required=True)
     parser.add_argument("--pipeline", default="memgas")
+    parser.add_argument("--latency-queries", type=int, default=50)
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     results = merged([json.loads(path.read_text()) for path in args.results])
@@ -91,7 +94,7 @@ def main() -> None:
     for name, parts in splits.items():
         print(f"  {name:40s} dev {parts.get('dev', '-'):>5}  test {parts.get('test', '-'):>5}  "
               f"adversarial test {parts.get('test-adversarial', '-'):>5}")
-    weights, latency = routing(results, args.indexes, args.pipeline)
+    weights, latency = routing(results, args.indexes, args.pipeline, args.latency_queries)
     print(f"mean routing weight per category ({args.pipeline})")
     for category, row in weights.items():
         print(f"  {category}: " + "  ".join(f"{g} {w:.3f}" for g, w in row.items()))
