@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from hippo.llm.client import LLM
 
 DEFAULT_SPEC = "local"
 SPEC_HELP = "local, local:FILE.gguf, http(s)://HOST:PORT/v1 or vllm:MODEL"
+KEY_VARIABLES = ("HIPPO_LLM_API_KEY", "OPENAI_API_KEY")  # where an HTTP endpoint's API key is read, in order
 
 
 def make_llm(
@@ -25,6 +27,8 @@ def make_llm(
     first one the server lists; API key from $HIPPO_LLM_API_KEY or $OPENAI_API_KEY) or
     "vllm:MODEL". None means $HIPPO_LLM, else "local"; `model` None means $HIPPO_LLM_MODEL.
     `options` go to the backend (e.g. concurrency=, timeout=, retries= for HTTP; n_ctx= local).
+    Nothing is loaded or contacted until the first request (see `LLM`); an API key that would go
+    over plain http:// to another machine is refused here.
     """
     spec = (spec or os.environ.get("HIPPO_LLM") or DEFAULT_SPEC).strip()
     model = model or os.environ.get("HIPPO_LLM_MODEL") or None
@@ -32,20 +36,30 @@ def make_llm(
     return LLM(backend, ResponseCache(cache_path) if cache_path is not None else None)
 
 
-def _backend(spec: str, model: str | None, options: dict[str, Any]) -> Backend:
+def _backend(spec: str, model: str | None, options: dict[str, Any]) -> Backend | Callable[[], Backend]:
+    """The backend for `spec`; a local one as a function that loads it (on the first request)."""
     if spec.startswith(("http://", "https://")):
         from hippo.llm.openai_http import OpenAIBackend
 
-        key = os.environ.get("HIPPO_LLM_API_KEY") or os.environ.get("OPENAI_API_KEY")
-        return OpenAIBackend(spec, model, api_key=key, **options)
+        variable = next((name for name in KEY_VARIABLES if os.environ.get(name)), None)
+        if variable is None:
+            return OpenAIBackend(spec, model, **options)
+        return OpenAIBackend(spec, model, api_key=os.environ[variable], key_source=f"${variable}", **options)
     if spec == "local" or spec.startswith("local:"):
-        from hippo.llm.llama_local import LlamaCppBackend
-        from hippo.models import bundled_gguf_path
-
         path = spec.removeprefix("local").removeprefix(":") or model
-        return LlamaCppBackend(Path(path) if path else bundled_gguf_path(), **options)
-    if spec.startswith("vllm:") and spec != "vllm:":
-        from hippo.llm.vllm_local import VLLMBackend
 
-        return VLLMBackend(spec.removeprefix("vllm:"), **options)
+        def load_gguf() -> Backend:
+            from hippo.llm.llama_local import LlamaCppBackend
+            from hippo.models import bundled_gguf_path
+
+            return LlamaCppBackend(Path(path) if path else bundled_gguf_path(), **options)
+
+        return load_gguf
+    if spec.startswith("vllm:") and spec != "vllm:":
+        def load_vllm() -> Backend:
+            from hippo.llm.vllm_local import VLLMBackend
+
+            return VLLMBackend(spec.removeprefix("vllm:"), **options)
+
+        return load_vllm
     raise HippoError(f"--llm {spec!r} is not understood; use {SPEC_HELP} (or set $HIPPO_LLM)")
