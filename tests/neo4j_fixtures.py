@@ -22,6 +22,7 @@ from hippo.neo4j import Neo4jConfig
 
 REPO = Path(__file__).resolve().parent.parent
 SCRIPT = REPO / "scripts" / "neo4j-server"
+SERVER_STATE = Path(os.environ.get("HIPPO_NEO4J_HOME", REPO / ".neo4j"))  # the script's state folder
 
 
 @dataclass(frozen=True)
