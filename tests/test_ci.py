@@ -1,15 +1,20 @@
-"""The scripts CI relies on fail loudly: `.ci/run` stops when the Neo4j server does not start
-and runs the tests with CI=1 (so Neo4j and Browser tests fail rather than skip);
-`scripts/neo4j-server` takes no password on its command line."""
+"""What CI relies on fails loudly: `.ci/run` stops when the Neo4j server does not start and
+runs the tests with CI=1, under which the Neo4j and Browser tests fail rather than skip;
+`scripts/neo4j-server` takes no password on its command line; no test module's environment
+settings leak into the others."""
 
 from __future__ import annotations
 
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import REPO
+from tests.neo4j_fixtures import unavailable
 
 STUB = "#!/usr/bin/env bash\necho \"$(basename \"$0\") CI=${CI:-} NEO4J_URI=${NEO4J_URI:-} $*\" >>\"$CALLS\"\n"
 
@@ -54,3 +59,23 @@ def test_neo4j_server_refuses_a_password_on_its_command_line() -> None:
                             capture_output=True, text=True, timeout=30, check=False)
     assert result.returncode != 0 and result.stdout == ""
     assert "set HIPPO_NEO4J_PASSWORD instead" in result.stderr and "sekrit-pw" not in result.stderr
+
+
+def test_missing_neo4j_prerequisites_skip_but_fail_under_ci(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="no java"):
+        unavailable("no java")
+    monkeypatch.setenv("CI", "1")
+    with pytest.raises(pytest.fail.Exception, match=r"no java .*CI is set"):
+        unavailable("no java")
+
+
+def test_triton_interpreter_setting_stays_in_the_triton_tests(tmp_path: Path) -> None:
+    probe = tmp_path / "test_after_triton.py"
+    probe.write_text('import os\n\n\ndef test_env():\n    assert "TRITON_INTERPRET" not in os.environ\n')
+    env = {k: v for k, v in os.environ.items() if k != "TRITON_INTERPRET"}
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_kernels_triton.py", str(probe)],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=600, check=False,
+    )
+    assert result.returncode == 0, result.stdout[-3000:]
