@@ -7,13 +7,16 @@ import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hippo.config import IndexSettings, default_index_dir
 from hippo.indexer import Indexer, IndexReport
 from hippo.pipeline import DEFAULT_PIPELINE, Pipeline, load_pipeline
 from hippo.stages import RetrievalContext, RetrievalState
 from hippo.store import IndexStore
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 
 @dataclass(frozen=True)
@@ -121,6 +124,13 @@ class Hippo:
         """Answers for many questions, models loaded once."""
         states = self._pipeline(pipeline).run_batch(list(questions), self.context)
         return [self._answer(s, top_k) for s in states]
+
+    def to_networkx(self) -> nx.Graph:
+        """The retrieval graph as a networkx Graph: passage and entity nodes (attributes kind,
+        name, title), fact/mention/synonym edges (kind, weight, relation); see `hippo.export`."""
+        from hippo.export import index_to_networkx
+
+        return index_to_networkx(self.index_dir)
 
     @property
     def context(self) -> RetrievalContext:

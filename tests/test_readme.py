@@ -1,5 +1,6 @@
 """The README's Python examples run as written: the API example finds the multi-hop
-question's passages and the bundled reader answers citing them, the kernels example returns
+question's passages and the bundled reader answers citing them, the export example walks the
+graph in networkx, the kernels example returns
 probability vectors."""
 
 from __future__ import annotations
@@ -39,6 +40,11 @@ def test_readme_api_example(
     printed = capsys.readouterr().out
     assert "22 passages extracted" in printed and "Thomas Keel" in printed
     assert (tmp_path / "example-index" / "index.sqlite").is_file()
+
+    export = _run_example("### `hippo export [--index DIR] [--format graphml|gexf] [-o FILE]`")  # same index
+    names = [export["graph"].nodes[node]["name"] for node in export["path"]]
+    assert names[0] == "samuel pike" and names[-1] == "marlow viaduct" and len(names) >= 3
+    assert " -> ".join(names) in capsys.readouterr().out
 
 
 def test_readme_kernels_example() -> None:
