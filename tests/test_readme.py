@@ -1,7 +1,6 @@
 """The README's Python examples run as written: the API example finds the multi-hop
 question's passages and the bundled reader answers citing them, the export example walks the
-graph in networkx, the kernels example returns
-probability vectors."""
+graph in networkx, the kernels example returns probability vectors."""
 
 from __future__ import annotations
 
