@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hippo.config import IndexSettings, default_index_dir
 from hippo.indexer import Indexer, IndexReport
+from hippo.llm.cache import default_cache_path
 from hippo.pipeline import DEFAULT_PIPELINE, Pipeline, load_pipeline
 from hippo.stages import RetrievalContext, RetrievalState
-from hippo.store import IndexStore
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -58,7 +56,7 @@ class Answer(Retrieval):
         }
 
 
-Document = dict[str, str]
+Document = Mapping[str, str]
 
 
 class Hippo:
@@ -86,21 +84,21 @@ class Hippo:
         self._pipelines: dict[str, Pipeline] = {}
 
     def index(self, sources: Iterable[str | Path | Document]) -> IndexReport:
-        """Indexes files/folders, or in-memory documents given as {"title", "text"} dicts
-        (written to a JSONL file inside the index so re-indexing them is incremental)."""
+        """Indexes files and folders, and in-memory documents given as {"title", "text"} dicts
+        (one passage each, like JSONL records). The documents of one call replace those of the
+        previous call that gave any: the same ones again change nothing. Warnings go to stderr
+        and into the report; LLM OpenIE responses are cached in the index directory."""
         paths: list[Path] = []
         documents: list[Document] = []
         for source in sources:
-            if isinstance(source, dict):
-                documents.append({"title": str(source.get("title", "")), "text": str(source["text"])})
+            if isinstance(source, Mapping):
+                documents.append(source)
             else:
                 paths.append(Path(source))
-        if documents:
-            paths.append(self._write_documents(documents))
-        extractor_options = {"llm": self.llm, "llm_model": self.llm_model} if self.llm else {}
-        indexer = Indexer(self.index_dir, self.settings, quiet=self.quiet, extractor_options=extractor_options,
+        options = {"llm": self.llm, "llm_model": self.llm_model, "cache_path": default_cache_path(self.index_dir)}
+        indexer = Indexer(self.index_dir, self.settings, quiet=self.quiet, extractor_options=options,
                           workers=self.workers)
-        report = indexer.run(paths)
+        report = indexer.run(paths, documents or None)
         self._context = None
         return report
 
@@ -153,13 +151,3 @@ class Hippo:
     def _answer(self, state: RetrievalState, top_k: int) -> Answer:
         return Answer(state.question, self._passages(state, top_k), state.trace,
                       answer=state.answer, citations=state.citations, note=state.note)
-
-    def _write_documents(self, documents: list[Document]) -> Path:
-        """Saves in-memory documents as a JSONL file named by its content, inside the index."""
-        IndexStore.open(self.index_dir, settings=self.settings, create=True, write=True).close()
-        body = "".join(json.dumps(d, ensure_ascii=False) + "\n" for d in documents)
-        path = self.index_dir / "documents" / f"{hashlib.sha1(body.encode()).hexdigest()[:16]}.jsonl"
-        if not path.exists():
-            path.parent.mkdir(exist_ok=True)
-            path.write_text(body, encoding="utf-8")
-        return path

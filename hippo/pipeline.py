@@ -14,13 +14,13 @@ the `pipelines/` folder shipped with hippo; a path to a .toml file works too.
 
 from __future__ import annotations
 
-import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pipelines
+from hippo.config import HIPPO_PIPELINES
 from hippo.errors import HippoError
 from hippo.stages import RetrievalContext, RetrievalState, Stage, stage_class
 from hippo.stages.base import single_threaded_blas
@@ -59,7 +59,7 @@ class Pipeline:
 
 def pipeline_dirs() -> list[Path]:
     """Folders searched for pipeline specs, first match wins."""
-    extra = [Path(p) for p in os.environ.get("HIPPO_PIPELINES", "").split(":") if p]
+    extra = [Path(p) for p in (HIPPO_PIPELINES.get() or "").split(":") if p]
     return [*extra, BUILTIN_DIR]
 
 

@@ -38,6 +38,8 @@ def test_readme_api_example(
     assert answer.citations and all(1 <= n <= len(answer.passages) for n in answer.citations), answer
     printed = capsys.readouterr().out
     assert "22 passages extracted" in printed and "Thomas Keel" in printed
+    assert "1 file (1 new/changed, 0 unchanged, 0 removed); 1 passages extracted" in printed
+    assert printed.splitlines()[-1] == "Ivy Marsh"  # the in-memory document is retrievable
     assert (tmp_path / "example-index" / "index.sqlite").is_file()
 
     export = _run_example("### `hippo export [--index DIR] [--format graphml|gexf] [-o FILE]`")  # same index

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from hippo.config import HIPPO_LLM, HIPPO_LLM_API_KEY, HIPPO_LLM_MODEL, OPENAI_API_KEY
 from hippo.errors import HippoError
 from hippo.llm.base import Backend
 from hippo.llm.cache import ResponseCache
@@ -14,7 +14,6 @@ from hippo.llm.client import LLM
 
 DEFAULT_SPEC = "local"
 SPEC_HELP = "local, local:FILE.gguf, http(s)://HOST:PORT/v1 or vllm:MODEL"
-KEY_VARIABLES = ("HIPPO_LLM_API_KEY", "OPENAI_API_KEY")  # where an HTTP endpoint's API key is read, in order
 
 
 def make_llm(
@@ -30,8 +29,8 @@ def make_llm(
     Nothing is loaded or contacted until the first request (see `LLM`); an API key that would go
     over plain http:// to another machine is refused here.
     """
-    spec = (spec or os.environ.get("HIPPO_LLM") or DEFAULT_SPEC).strip()
-    model = model or os.environ.get("HIPPO_LLM_MODEL") or None
+    spec = (spec or HIPPO_LLM.get() or DEFAULT_SPEC).strip()
+    model = model or HIPPO_LLM_MODEL.get()
     backend = _backend(spec, model, options)
     return LLM(backend, ResponseCache(cache_path) if cache_path is not None else None)
 
@@ -41,10 +40,10 @@ def _backend(spec: str, model: str | None, options: dict[str, Any]) -> Backend |
     if spec.startswith(("http://", "https://")):
         from hippo.llm.openai_http import OpenAIBackend
 
-        variable = next((name for name in KEY_VARIABLES if os.environ.get(name)), None)
-        if variable is None:
+        source = next((var for var in (HIPPO_LLM_API_KEY, OPENAI_API_KEY) if var.get()), None)
+        if source is None:
             return OpenAIBackend(spec, model, **options)
-        return OpenAIBackend(spec, model, api_key=os.environ[variable], key_source=f"${variable}", **options)
+        return OpenAIBackend(spec, model, api_key=source.get(), key_source=f"${source.name}", **options)
     if spec == "local" or spec.startswith("local:"):
         path = spec.removeprefix("local").removeprefix(":") or model
 
