@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from hippo.config import IndexSettings, default_index_dir
 from hippo.indexer import Indexer, IndexReport
 from hippo.llm.cache import default_cache_path
+from hippo.llm.factory import check_llm_spec
 from hippo.pipeline import DEFAULT_PIPELINE, Pipeline, load_pipeline
 from hippo.stages import RetrievalContext, RetrievalState
 
@@ -75,6 +76,7 @@ class Hippo:
         settings: IndexSettings | None = None, quiet: bool = True, workers: int = 1,
     ) -> None:
         self.index_dir = Path(index_dir) if index_dir is not None else default_index_dir()
+        check_llm_spec(llm)  # a bad --llm is an error now, not a warning per question later
         self.llm = llm
         self.llm_model = llm_model
         self.settings = settings

@@ -250,3 +250,17 @@ def test_retrieve_only_contacts_the_llm_only_for_a_stage_that_uses_it(
     else:  # the recognition filter does; the reader is skipped
         assert len(scripted_api.requests) == len(QUESTIONS)
         assert all(r["messages"][0]["content"].startswith("You filter facts") for r in scripted_api.requests)
+
+
+@pytest.mark.parametrize(("spec", "message"), [
+    ("http://example.com/v1", "refusing to send the API key ($HIPPO_LLM_API_KEY) over http:// to example.com"),
+    ("gpt4", "--llm 'gpt4' is not understood"),
+])
+def test_ask_with_a_bad_llm_setting_is_a_one_line_error(
+    spec: str, message: str, index_copy: Path, monkeypatch: pytest.MonkeyPatch, http_attempts: list[str]
+) -> None:
+    monkeypatch.setenv("HIPPO_LLM_API_KEY", "sk-secret")
+    result = CliRunner().invoke(main, ["ask", QUESTIONS[0], "--index", str(index_copy), "--llm", spec])
+    assert result.exit_code == 2
+    assert result.output.count("\n") == 1 and result.output.startswith("error: ") and message in result.output
+    assert http_attempts == []
