@@ -11,7 +11,7 @@ from hippo.config import IndexSettings, default_index_dir
 from hippo.indexer import Indexer, IndexReport
 from hippo.llm.cache import default_cache_path
 from hippo.llm.factory import check_llm_spec
-from hippo.pipeline import DEFAULT_PIPELINE, Pipeline, load_pipeline
+from hippo.pipeline import DEFAULT_PIPELINE, DEFAULT_TOP_K, Pipeline, load_pipeline
 from hippo.stages import RetrievalContext, RetrievalState
 
 if TYPE_CHECKING:
@@ -58,6 +58,7 @@ class Answer(Retrieval):
 
 
 Document = Mapping[str, str]
+READ_TOP_K = 5
 
 
 class Hippo:
@@ -104,26 +105,28 @@ class Hippo:
         self._context = None
         return report
 
-    def retrieve(self, question: str, pipeline: str = DEFAULT_PIPELINE, top_k: int = 10) -> Retrieval:
+    def retrieve(self, question: str, pipeline: str = DEFAULT_PIPELINE, top_k: int = DEFAULT_TOP_K) -> Retrieval:
         """The `top_k` passages for `question` (no reader)."""
         return self.retrieve_many([question], pipeline, top_k)[0]
 
     def retrieve_many(
-        self, questions: Sequence[str], pipeline: str = DEFAULT_PIPELINE, top_k: int = 10
+        self, questions: Sequence[str], pipeline: str = DEFAULT_PIPELINE, top_k: int = DEFAULT_TOP_K
     ) -> list[Retrieval]:
         """Retrieval for many questions at once (batched PPR)."""
-        states = self._pipeline(pipeline).run_batch(list(questions), self.context, retrieve_only=True)
-        return [Retrieval(s.question, self._passages(s, top_k), s.trace) for s in states]
+        states = self._pipeline(pipeline).run_batch(list(questions), self.context, retrieve_only=True, top_k=top_k)
+        return [Retrieval(s.question, self._passages(s), s.trace) for s in states]
 
-    def ask(self, question: str, pipeline: str = DEFAULT_PIPELINE, top_k: int = 5) -> Answer:
-        """Retrieves and has the reader answer with citations; without an LLM the answer is
-        None and `note` says why."""
+    def ask(self, question: str, pipeline: str = DEFAULT_PIPELINE, top_k: int = READ_TOP_K) -> Answer:
+        """Retrieves `top_k` passages and has the reader answer from exactly those, citing them
+        by their number in `passages`; without an LLM the answer is None and `note` says why."""
         return self.ask_many([question], pipeline, top_k)[0]
 
-    def ask_many(self, questions: Sequence[str], pipeline: str = DEFAULT_PIPELINE, top_k: int = 5) -> list[Answer]:
+    def ask_many(
+        self, questions: Sequence[str], pipeline: str = DEFAULT_PIPELINE, top_k: int = READ_TOP_K
+    ) -> list[Answer]:
         """Answers for many questions, models loaded once."""
-        states = self._pipeline(pipeline).run_batch(list(questions), self.context)
-        return [self._answer(s, top_k) for s in states]
+        states = self._pipeline(pipeline).run_batch(list(questions), self.context, top_k=top_k)
+        return [self._answer(s) for s in states]
 
     def to_networkx(self) -> nx.Graph:
         """The retrieval graph as a networkx Graph: passage and entity nodes (attributes kind,
@@ -144,12 +147,9 @@ class Hippo:
             self._pipelines[name] = load_pipeline(name)
         return self._pipelines[name]
 
-    def _passages(self, state: RetrievalState, top_k: int) -> list[RetrievedPassage]:
-        ranked = state.ranking[:top_k]
-        passages = self.context.passages([i for i, _ in ranked])
-        return [RetrievedPassage(p.id, p.title, p.text, score) for p, (_, score) in zip(passages, ranked, strict=True)
-                if p is not None]
+    def _passages(self, state: RetrievalState) -> list[RetrievedPassage]:
+        return [RetrievedPassage(p.id, p.title, p.text, score) for p, score in self.context.ranked_passages(state)]
 
-    def _answer(self, state: RetrievalState, top_k: int) -> Answer:
-        return Answer(state.question, self._passages(state, top_k), state.trace,
+    def _answer(self, state: RetrievalState) -> Answer:
+        return Answer(state.question, self._passages(state), state.trace,
                       answer=state.answer, citations=state.citations, note=state.note)

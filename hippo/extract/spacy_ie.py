@@ -33,8 +33,8 @@ class SpacyExtractor:
     """Named entities and dependency triples with `en_core_web_sm` (no LLM needed).
 
     With `workers > 1`, each batch is split across that many worker processes (started with
-    "spawn" on first use, so they are safe whatever the parent has loaded; about 3 s each to
-    load spaCy); `close()` stops them.
+    "spawn" on first use, so they are safe whatever the parent has loaded; each loads spaCy
+    once, which takes seconds); `close()` stops them.
     """
 
     name = "spacy"
