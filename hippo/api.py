@@ -137,8 +137,7 @@ class Hippo:
     def _passages(self, state: RetrievalState, top_k: int) -> list[RetrievedPassage]:
         ranked = state.ranking[:top_k]
         passages = self.context.passages([i for i, _ in ranked])
-        return [RetrievedPassage(p.id, p.title, p.text, score) for p, (_, score) in zip(passages, ranked, strict=True)
-                if p is not None]
+        return [RetrievedPassage(p.id, p.title, p.text, score) for p, (_, score) in zip(passages, ranked, strict=True)]
 
     def _answer(self, state: RetrievalState, top_k: int) -> Answer:
         return Answer(state.question, self._passages(state, top_k), state.trace,

@@ -77,12 +77,10 @@ class RetrievalContext:
 
         return make_llm(self.llm_spec, self.llm_model, cache_path=self.index_dir / "llm_cache.sqlite")
 
-    def passages(self, indices: Sequence[int]) -> list[Passage | None]:
-        """Passages by snapshot index; None for one deleted since the snapshot was written."""
-        ids = [self.snapshot.passage_ids[i] for i in indices]
-        with IndexStore.open(self.index_dir) as store:
-            found = {p.id: p for p in store.passages(ids)}
-        return [found.get(pid) for pid in ids]
+    def passages(self, indices: Sequence[int]) -> list[Passage]:
+        """Passages by snapshot index, as the loaded snapshot holds them (records the index
+        changed or deleted since then still read as they were)."""
+        return [self.snapshot.passage(i) for i in indices]
 
     def encode_queries(self, state: RetrievalState) -> np.ndarray:
         """Embeddings of the state's queries, computed once per state."""
