@@ -7,8 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
+from hippo.errors import IndexFormatError
 from hippo.graph import FACT_EDGE, MENTION_EDGE, SYNONYM_EDGE
-from hippo.snapshot import GraphSnapshot, load_snapshot, snapshot_exists
+from hippo.snapshot import GraphSnapshot, current_generation, load_snapshot
 from hippo.store import IndexStore, writer_active
 
 UP_TO_DATE = "up to date"
@@ -20,7 +21,10 @@ def index_stats(root: Path) -> dict[str, object]:
         counts = store.counts()
         settings = store.settings
         dirty = store.dirty
-    snapshot = load_snapshot(root) if snapshot_exists(root) else None
+    try:
+        snapshot, problem = (load_snapshot(root) if current_generation(root) else None), None
+    except IndexFormatError as err:  # a corrupt pointer or snapshot: stats says so and how to repair it
+        snapshot, problem = None, str(err)
     stats: dict[str, object] = {
         "documents": counts["documents"],
         "passages": counts["passages"],
@@ -36,7 +40,7 @@ def index_stats(root: Path) -> dict[str, object]:
             "edges": int(kinds.sum()),
             "searchable_passages": len(snapshot.passage_ids),
         })
-    state = update_state(root, snapshot, dirty)
+    state = problem or update_state(root, snapshot, dirty)
     stats.update({
         "passages_without_triples": counts["passages_without_triples"],
         "extraction_repairs": counts["extraction_repairs"],

@@ -57,6 +57,7 @@ CREATE TABLE IF NOT EXISTS synonyms (
     PRIMARY KEY (entity_a, entity_b));
 CREATE TABLE IF NOT EXISTS embeddings (key TEXT PRIMARY KEY, vector BLOB NOT NULL);
 """
+_OWN_FILES = frozenset({LOCK_NAME, DB_NAME, *(f"{DB_NAME}-{suffix}" for suffix in ("wal", "shm", "journal"))})
 _TABLES = tuple(re.findall(r"CREATE TABLE IF NOT EXISTS (\w+)", _SCHEMA))
 
 
@@ -130,6 +131,7 @@ class IndexStore:
         elif not (root / DB_NAME).exists():
             raise _missing(root)
         _check_writable(root)
+        cls._check_ours(root)  # before the lock file is made in a foreign folder
         lock = _take_lock(root)
         try:
             db_path = root / DB_NAME
@@ -142,6 +144,19 @@ class IndexStore:
         store._adopt((settings or IndexSettings()) if create else None)
         return store
 
+    @classmethod
+    def _check_ours(cls, root: Path) -> None:
+        """Refuses a folder of other files or a foreign database, reading only."""
+        db_path = root / DB_NAME
+        if not db_path.exists():
+            _check_empty(root)
+            return
+        probe = cls(root, _connect(db_path, read_only=True), None)
+        try:
+            probe._inspect()
+        finally:
+            probe.close()
+
     def _adopt(self, new: IndexSettings | None) -> None:
         """Checks the database is a hippo index before anything is written to it, then (for a
         writer) switches it to WAL and, when it is empty and `new` is given, creates the schema."""
@@ -150,17 +165,12 @@ class IndexStore:
             if empty and new is None:
                 raise IndexFormatError(_incomplete(self.root))
             if self._lock is not None:
-                self._conn.execute("PRAGMA journal_mode=WAL")
-                self._conn.execute("PRAGMA synchronous=NORMAL")
+                with _readable(self.root):
+                    self._conn.execute("PRAGMA journal_mode=WAL")
+                    self._conn.execute("PRAGMA synchronous=NORMAL")
             if empty and new is not None:
                 with self.transaction():
                     self._create_schema(new)
-        except sqlite3.DatabaseError as err:
-            self.close()
-            raise IndexFormatError(
-                f"{self.root / DB_NAME}: not a readable hippo index ({err}); "
-                "choose another --index (or rebuild this one into a new folder)"
-            ) from None
         except BaseException:
             self.close()
             raise
@@ -168,28 +178,30 @@ class IndexStore:
     def _inspect(self) -> bool:
         """True for an empty database (a first run killed before its schema was written);
         IndexFormatError unless it is a hippo index this version can read."""
-        tables = {r[0] for r in self._conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        if not tables:
-            return True
-        foreign = IndexFormatError(f"{self.root / DB_NAME}: this SQLite file is not a hippo index; use another --index")
-        if "meta" not in tables:
-            raise foreign
-        columns = {r[1] for r in self._conn.execute("PRAGMA table_info(meta)")}
-        if not {"key", "value"} <= columns:
-            raise foreign
-        version = self.meta("format_version")
-        if version is None or not str(version).isdigit():
-            raise foreign
-        if int(version) > FORMAT_VERSION:
-            raise IndexFormatError(
-                f"{self.root}: made by a newer hippo (index format {version} > {FORMAT_VERSION}); "
-                "upgrade hippo or use another --index"
+        with _readable(self.root):
+            tables = {r[0] for r in self._conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            if not tables:
+                return True
+            foreign = IndexFormatError(
+                f"{self.root / DB_NAME}: this SQLite file is not a hippo index; use another --index"
             )
-        missing = set(_TABLES) - tables
-        try:
-            self._settings = IndexSettings.from_dict(json.loads(self.meta("settings") or "null"))
-        except (ValueError, TypeError, AttributeError):  # absent, not JSON, not an object, bad values
-            missing.add("settings")
+            if "meta" not in tables or not {"key", "value"} <= {
+                r[1] for r in self._conn.execute("PRAGMA table_info(meta)")
+            }:
+                raise foreign
+            version = self.meta("format_version")
+            if version is None or not str(version).isdigit():
+                raise foreign
+            if int(version) > FORMAT_VERSION:
+                raise IndexFormatError(
+                    f"{self.root}: made by a newer hippo (index format {version} > {FORMAT_VERSION}); "
+                    "upgrade hippo or use another --index"
+                )
+            missing = set(_TABLES) - tables
+            try:
+                self._settings = IndexSettings.from_dict(json.loads(self.meta("settings") or "null"))
+            except (ValueError, TypeError, AttributeError):  # absent, not JSON, not an object, bad values
+                missing.add("settings")
         if missing:
             raise IndexFormatError(
                 f"{self.root / DB_NAME}: damaged hippo index (missing {', '.join(sorted(missing))}); "
@@ -480,7 +492,7 @@ def _connect(db_path: Path, *, read_only: bool) -> sqlite3.Connection:
     else:
         target, uri = f"file:{quote(str(db_path.resolve()))}?mode=ro", True
         wal = db_path.with_name(db_path.name + "-wal")
-        if not os.access(db_path.parent, os.W_OK) and not (wal.exists() and wal.stat().st_size):
+        if not writable(db_path.parent) and not (wal.exists() and wal.stat().st_size):
             target += "&immutable=1"
     try:
         return sqlite3.connect(target, uri=uri, timeout=30, isolation_level=None)
@@ -508,14 +520,32 @@ def _make_directory(root: Path) -> None:
         raise HippoError(f"--index {root}: cannot create it ({err.strerror}); choose another --index") from None
 
 
+@contextmanager
+def _readable(root: Path) -> Iterator[None]:
+    """Turns SQLite's "file is not a database" and the like into one line naming the file."""
+    try:
+        yield
+    except sqlite3.DatabaseError as err:
+        raise IndexFormatError(
+            f"{root / DB_NAME}: not a readable hippo index ({err}); "
+            "choose another --index (or rebuild this one into a new folder)"
+        ) from None
+
+
 def _check_empty(root: Path) -> None:
-    """A new index goes only into an empty folder (the writer's own lock file aside)."""
-    if any(p.name != LOCK_NAME for p in root.iterdir()):
+    """A new index goes only into a folder holding nothing but hippo's own files (another
+    first run may be creating them right now: the lock decides which run goes on)."""
+    if any(p.name not in _OWN_FILES for p in root.iterdir()):
         raise IndexFormatError(f"{root}: not empty and not a hippo index; choose another --index")
 
 
+def writable(root: Path) -> bool:
+    """Whether this process may create files in index directory `root` (False on a read-only mount)."""
+    return os.access(root, os.W_OK)
+
+
 def _check_writable(root: Path) -> None:
-    if not os.access(root, os.W_OK) or (
+    if not writable(root) or (
         (root / DB_NAME).exists() and not os.access(root / DB_NAME, os.W_OK)
     ):
         raise HippoError(f"{root}: index directory is read-only; fix its permissions or choose another --index")

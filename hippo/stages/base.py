@@ -19,7 +19,7 @@ from hippo.embed import Encoder
 from hippo.errors import HippoError
 from hippo.models import load_spacy
 from hippo.snapshot import GraphSnapshot, load_snapshot
-from hippo.store import IndexStore
+from hippo.store import IndexStore, writable
 
 
 @dataclass
@@ -73,9 +73,10 @@ class RetrievalContext:
     @cached_property
     def llm(self) -> Any:
         """The configured LLM client (raises hippo.llm.LLMUnavailable when it cannot be reached)."""
-        from hippo.llm import make_llm
+        from hippo.llm import default_cache_path, make_llm
 
-        return make_llm(self.llm_spec, self.llm_model, cache_path=self.index_dir / "llm_cache.sqlite")
+        cache = default_cache_path(self.index_dir) if writable(self.index_dir) else None  # read-only: no cache
+        return make_llm(self.llm_spec, self.llm_model, cache_path=cache)
 
     def passages(self, indices: Sequence[int]) -> list[Passage]:
         """Passages by snapshot index, as the loaded snapshot holds them (records the index
