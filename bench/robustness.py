@@ -137,7 +137,7 @@ class Robustness:
             delay = min(moment * build_seconds / 60, 0.75 * build_seconds)  # a build's length varies
             index = self.work / f"killed-{moment}"
             command = [sys.executable, "-m", "hippo", "index", str(self.corpus), "--index", str(index), "--quiet"]
-            process = subprocess.Popen(command, cwd=REPO, stderr=subprocess.PIPE, text=True)
+            process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
             time.sleep(delay)
             killed = process.poll() is None
             process.send_signal(signal.SIGKILL)
@@ -171,9 +171,8 @@ class Robustness:
     # -- 3. asks during a re-index ------------------------------------------------------------------
 
     def asks_during_reindex(self, asks: int, before: Ranking) -> None:
-        live, corpus = self.work / "live", self.work / "live-corpus"
+        live, corpus = self.work / "live", self.corpus  # the clean index's own files change, in place
         shutil.copytree(self.work / "clean", live)
-        shutil.copytree(self.corpus, corpus)
         files = sorted(corpus.glob("*.json"))
         step = max(len(files) // 30, 1)
         for path in files[::step][:15]:
@@ -185,7 +184,7 @@ class Robustness:
         self.write_corpus(corpus / "added", self.records[self.passages:self.passages + 30])
         command = [sys.executable, "-m", "hippo", "index", str(corpus), "--index", str(live), "--quiet"]
         self.kill_mid_reindex(command, live, before)
-        process = subprocess.Popen(command, cwd=REPO, stderr=subprocess.PIPE, text=True)
+        process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         seen: list[Ranking | None] = []
         while_indexing = mid_update_stats = 0
         from hippo.stats import index_stats
@@ -212,7 +211,7 @@ class Robustness:
 
     def kill_mid_reindex(self, command: list[str], live: Path, before: Ranking) -> None:
         """Kills a re-index once it has changed records: queries must still get the old version, complete."""
-        process = subprocess.Popen(command, cwd=REPO, stderr=subprocess.DEVNULL)
+        process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         uri = f"file:{live / 'index.sqlite'}?mode=ro"
         while process.poll() is None:
             with sqlite3.connect(uri, uri=True, timeout=30) as conn:
