@@ -7,16 +7,20 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hippo.config import IndexSettings, default_index_dir
 from hippo.conversations import session_records
 from hippo.errors import HippoError
 from hippo.indexer import SESSIONS_DIR, Indexer, IndexReport
 from hippo.llm.cache import default_cache_path
+from hippo.llm.factory import check_llm_spec
 from hippo.memory.sessions import SessionPassage
 from hippo.pipeline import DEFAULT_PIPELINE, DEFAULT_TOP_K, Pipeline, load_pipeline
 from hippo.stages import RetrievalContext, RetrievalState
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 
 @dataclass(frozen=True)
@@ -89,6 +93,7 @@ class Hippo:
         settings: IndexSettings | None = None, quiet: bool = True, workers: int = 1,
     ) -> None:
         self.index_dir = Path(index_dir) if index_dir is not None else default_index_dir()
+        check_llm_spec(llm)  # a bad --llm is an error now, not a warning per question later
         self.llm = llm
         self.llm_model = llm_model
         self.settings = settings
@@ -156,6 +161,13 @@ class Hippo:
         """Answers for many questions, models loaded once."""
         states = self._pipeline(pipeline).run_batch(list(questions), self.context, top_k=top_k)
         return [self._answer(s) for s in states]
+
+    def to_networkx(self) -> nx.Graph:
+        """The retrieval graph as a networkx Graph: passage and entity nodes (attributes kind,
+        name, title), fact/mention/synonym edges (kind, weight, relation); see `hippo.export`."""
+        from hippo.export import index_to_networkx
+
+        return index_to_networkx(self.index_dir)
 
     @property
     def context(self) -> RetrievalContext:

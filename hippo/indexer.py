@@ -33,7 +33,7 @@ from hippo.graph import build_edges, derive_records, synonym_pairs
 from hippo.memory.build import update_memory
 from hippo.progress import progress_bar
 from hippo.progress import warn as progress_warn
-from hippo.snapshot import GraphSnapshot, save_snapshot, snapshot_exists
+from hippo.snapshot import GraphSnapshot, pack_passages, save_snapshot, snapshot_exists
 from hippo.store import DB_NAME, DocumentRecord, IndexStore
 
 MEMORY_PREFIX = "memory:"  # id prefix of documents given in memory rather than as files
@@ -252,7 +252,7 @@ class Indexer:
         synonyms = synonym_pairs(vectors["entity"], settings.synonymy_k, settings.synonymy_threshold)
         src, dst, weight, kind = build_edges(passages, entity_ids, derived, synonyms, settings.title_edge_weight)
         snapshot = GraphSnapshot(
-            passage_ids=[p.id for p in passages], entity_ids=entity_ids, entity_names=entity_names,
+            **pack_passages(passages), entity_ids=entity_ids, entity_names=entity_names,
             fact_ids=fact_ids, fact_relations=[r for _, r, _ in fact_spo],
             fact_subject=np.asarray([entity_pos[s] for s, _, _ in fact_spo], dtype=np.int64),
             fact_object=np.asarray([entity_pos[o] for _, _, o in fact_spo], dtype=np.int64),
