@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from hippo.config import IndexSettings, default_index_dir
 from hippo.indexer import Indexer, IndexReport
-from hippo.pipeline import DEFAULT_PIPELINE, Pipeline, load_pipeline
+from hippo.llm.cache import default_cache_path
+from hippo.pipeline import DEFAULT_PIPELINE, DEFAULT_TOP_K, Pipeline, load_pipeline
 from hippo.stages import RetrievalContext, RetrievalState
-from hippo.store import IndexStore
 
 
 @dataclass(frozen=True)
@@ -55,7 +53,8 @@ class Answer(Retrieval):
         }
 
 
-Document = dict[str, str]
+Document = Mapping[str, str]
+READ_TOP_K = 5
 
 
 class Hippo:
@@ -83,44 +82,46 @@ class Hippo:
         self._pipelines: dict[str, Pipeline] = {}
 
     def index(self, sources: Iterable[str | Path | Document]) -> IndexReport:
-        """Indexes files/folders, or in-memory documents given as {"title", "text"} dicts
-        (written to a JSONL file inside the index so re-indexing them is incremental)."""
+        """Indexes files and folders, and in-memory documents given as {"title", "text"} dicts
+        (one passage each, like JSONL records). The documents of one call replace those of the
+        previous call that gave any: the same ones again change nothing. Warnings go to stderr
+        and into the report; LLM OpenIE responses are cached in the index directory."""
         paths: list[Path] = []
         documents: list[Document] = []
         for source in sources:
-            if isinstance(source, dict):
-                documents.append({"title": str(source.get("title", "")), "text": str(source["text"])})
+            if isinstance(source, Mapping):
+                documents.append(source)
             else:
                 paths.append(Path(source))
-        if documents:
-            paths.append(self._write_documents(documents))
-        extractor_options = {"llm": self.llm, "llm_model": self.llm_model} if self.llm else {}
-        indexer = Indexer(self.index_dir, self.settings, quiet=self.quiet, extractor_options=extractor_options,
+        options = {"llm": self.llm, "llm_model": self.llm_model, "cache_path": default_cache_path(self.index_dir)}
+        indexer = Indexer(self.index_dir, self.settings, quiet=self.quiet, extractor_options=options,
                           workers=self.workers)
-        report = indexer.run(paths)
+        report = indexer.run(paths, documents or None)
         self._context = None
         return report
 
-    def retrieve(self, question: str, pipeline: str = DEFAULT_PIPELINE, top_k: int = 10) -> Retrieval:
+    def retrieve(self, question: str, pipeline: str = DEFAULT_PIPELINE, top_k: int = DEFAULT_TOP_K) -> Retrieval:
         """The `top_k` passages for `question` (no reader)."""
         return self.retrieve_many([question], pipeline, top_k)[0]
 
     def retrieve_many(
-        self, questions: Sequence[str], pipeline: str = DEFAULT_PIPELINE, top_k: int = 10
+        self, questions: Sequence[str], pipeline: str = DEFAULT_PIPELINE, top_k: int = DEFAULT_TOP_K
     ) -> list[Retrieval]:
         """Retrieval for many questions at once (batched PPR)."""
-        states = self._pipeline(pipeline).run_batch(list(questions), self.context, retrieve_only=True)
-        return [Retrieval(s.question, self._passages(s, top_k), s.trace) for s in states]
+        states = self._pipeline(pipeline).run_batch(list(questions), self.context, retrieve_only=True, top_k=top_k)
+        return [Retrieval(s.question, self._passages(s), s.trace) for s in states]
 
-    def ask(self, question: str, pipeline: str = DEFAULT_PIPELINE, top_k: int = 5) -> Answer:
-        """Retrieves and has the reader answer with citations; without an LLM the answer is
-        None and `note` says why."""
+    def ask(self, question: str, pipeline: str = DEFAULT_PIPELINE, top_k: int = READ_TOP_K) -> Answer:
+        """Retrieves `top_k` passages and has the reader answer from exactly those, citing them
+        by their number in `passages`; without an LLM the answer is None and `note` says why."""
         return self.ask_many([question], pipeline, top_k)[0]
 
-    def ask_many(self, questions: Sequence[str], pipeline: str = DEFAULT_PIPELINE, top_k: int = 5) -> list[Answer]:
+    def ask_many(
+        self, questions: Sequence[str], pipeline: str = DEFAULT_PIPELINE, top_k: int = READ_TOP_K
+    ) -> list[Answer]:
         """Answers for many questions, models loaded once."""
-        states = self._pipeline(pipeline).run_batch(list(questions), self.context)
-        return [self._answer(s, top_k) for s in states]
+        states = self._pipeline(pipeline).run_batch(list(questions), self.context, top_k=top_k)
+        return [self._answer(s) for s in states]
 
     @property
     def context(self) -> RetrievalContext:
@@ -134,22 +135,9 @@ class Hippo:
             self._pipelines[name] = load_pipeline(name)
         return self._pipelines[name]
 
-    def _passages(self, state: RetrievalState, top_k: int) -> list[RetrievedPassage]:
-        ranked = state.ranking[:top_k]
-        passages = self.context.passages([i for i, _ in ranked])
-        return [RetrievedPassage(p.id, p.title, p.text, score) for p, (_, score) in zip(passages, ranked, strict=True)
-                if p is not None]
+    def _passages(self, state: RetrievalState) -> list[RetrievedPassage]:
+        return [RetrievedPassage(p.id, p.title, p.text, score) for p, score in self.context.ranked_passages(state)]
 
-    def _answer(self, state: RetrievalState, top_k: int) -> Answer:
-        return Answer(state.question, self._passages(state, top_k), state.trace,
+    def _answer(self, state: RetrievalState) -> Answer:
+        return Answer(state.question, self._passages(state), state.trace,
                       answer=state.answer, citations=state.citations, note=state.note)
-
-    def _write_documents(self, documents: list[Document]) -> Path:
-        """Saves in-memory documents as a JSONL file named by its content, inside the index."""
-        IndexStore.open(self.index_dir, settings=self.settings, create=True, write=True).close()
-        body = "".join(json.dumps(d, ensure_ascii=False) + "\n" for d in documents)
-        path = self.index_dir / "documents" / f"{hashlib.sha1(body.encode()).hexdigest()[:16]}.jsonl"
-        if not path.exists():
-            path.parent.mkdir(exist_ok=True)
-            path.write_text(body, encoding="utf-8")
-        return path

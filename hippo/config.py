@@ -1,4 +1,5 @@
-"""Typed settings for indexing and retrieval, with defaults that run offline."""
+"""Typed settings for indexing and retrieval, with defaults that run offline, and the
+environment variables hippo reads (all of them, here; the README lists them)."""
 
 from __future__ import annotations
 
@@ -50,9 +51,35 @@ class IndexSettings:
         return cls(**{k: v for k, v in values.items() if k in known})
 
 
+@dataclass(frozen=True)
+class EnvVar:
+    """An environment variable hippo reads; `get()` reads it now (unset or empty is None)."""
+
+    name: str
+    meaning: str
+
+    def get(self) -> str | None:
+        """The variable's value, or None when it is unset or empty."""
+        return os.environ.get(self.name) or None
+
+
+HIPPO_INDEX = EnvVar("HIPPO_INDEX", "index directory when --index is not given (default ./.hippo)")
+HIPPO_LLM = EnvVar("HIPPO_LLM", "the LLM when --llm is not given (default local)")
+HIPPO_LLM_MODEL = EnvVar("HIPPO_LLM_MODEL", "the model at an OpenAI-compatible endpoint, like --llm-model")
+HIPPO_LLM_API_KEY = EnvVar("HIPPO_LLM_API_KEY", "API key sent to an OpenAI-compatible endpoint")
+OPENAI_API_KEY = EnvVar("OPENAI_API_KEY", "API key used when HIPPO_LLM_API_KEY is unset")
+HIPPO_PIPELINES = EnvVar("HIPPO_PIPELINES", "':'-separated folders searched for pipeline NAME.toml files")
+NEO4J_URI = EnvVar("NEO4J_URI", "Bolt address of the Neo4j server (default bolt://127.0.0.1:7687)")
+NEO4J_USER = EnvVar("NEO4J_USER", "Neo4j user (default neo4j)")
+NEO4J_PASSWORD = EnvVar("NEO4J_PASSWORD", "Neo4j password")
+NEO4J_DATABASE = EnvVar("NEO4J_DATABASE", "Neo4j database (default: the server's default)")
+ENVIRONMENT = (HIPPO_INDEX, HIPPO_LLM, HIPPO_LLM_MODEL, HIPPO_LLM_API_KEY, OPENAI_API_KEY, HIPPO_PIPELINES,
+               NEO4J_URI, NEO4J_USER, NEO4J_PASSWORD, NEO4J_DATABASE)
+
+
 def default_index_dir() -> Path:
     """The index directory: $HIPPO_INDEX, else ./.hippo."""
-    return Path(os.environ.get("HIPPO_INDEX", str(DEFAULT_INDEX_DIR)))
+    return Path(HIPPO_INDEX.get() or DEFAULT_INDEX_DIR)
 
 
 def usable_cores() -> int:

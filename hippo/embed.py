@@ -48,8 +48,8 @@ class Encoder:
 
 @cache
 def _cpu_has_bf16() -> bool:
-    """Whether oneDNN runs bfloat16 matmuls on this CPU (AVX-512 and newer). Measured on an
-    AVX512-BF16 EPYC: 1.6x faster embedding, cosine >= 0.9999 to float32; older CPUs stay float32."""
+    """Whether oneDNN runs bfloat16 matmuls on this CPU (AVX-512 and newer): embedding runs
+    faster there with cosines that match float32 closely; older CPUs stay float32."""
     import torch
 
     try:
@@ -70,10 +70,10 @@ def _load_model(model_name: str) -> Any:
     path = embedding_model_path(model_name)
     try:
         model = SentenceTransformer(path, device="cpu", local_files_only=True)
-    except OSError as err:
+    except (OSError, ValueError) as err:  # no such model; a folder without a model in it
         raise HippoError(
-            f"embedding model {model_name!r} not found locally ({err.__class__.__name__}); "
-            "use the bundled all-MiniLM-L6-v2 or a local model folder"
+            f"embedding model {model_name!r} cannot be loaded ({err.__class__.__name__}); "
+            "use the bundled all-MiniLM-L6-v2 or a local sentence-transformers model folder"
         ) from None
     model.max_seq_length = min(model.max_seq_length or MAX_SEQ_LENGTH, MAX_SEQ_LENGTH)
     return model

@@ -8,7 +8,7 @@ strings embedded once (keyed by content), and the graph is rebuilt only when rec
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,14 +17,25 @@ from typing import Any
 import numpy as np
 
 from hippo.config import IndexSettings
-from hippo.corpus import BadFileError, Passage, SourceFile, content_hash, discover, read_passages
+from hippo.corpus import (
+    BadFileError,
+    Passage,
+    SourceFile,
+    content_hash,
+    discover,
+    read_passages,
+    record_passage,
+)
 from hippo.embed import Encoder, text_key
-from hippo.extract import Extractor, get_extractor
+from hippo.errors import HippoError
+from hippo.extract import Extraction, Extractor, get_extractor
 from hippo.graph import build_edges, derive_records, synonym_pairs
 from hippo.progress import progress_bar
+from hippo.progress import warn as progress_warn
 from hippo.snapshot import GraphSnapshot, save_snapshot, snapshot_exists
-from hippo.store import DocumentRecord, IndexStore
+from hippo.store import DB_NAME, DocumentRecord, IndexStore
 
+MEMORY_PREFIX = "memory:"  # id prefix of documents given in memory rather than as files
 EXTRACT_BATCH = 128
 PARALLEL_MIN_PASSAGES = 1000  # below this, starting worker processes costs more than it saves
 EMBED_CHUNK = 2048
@@ -38,6 +49,7 @@ class IndexReport:
     files_changed: int = 0
     files_unchanged: int = 0
     files_removed: int = 0
+    files_skipped: int = 0
     warnings: list[str] = field(default_factory=list)
     passages_extracted: int = 0
     extraction_failures: int = 0
@@ -47,16 +59,21 @@ class IndexReport:
 
     def summary(self) -> str:
         """One line for humans."""
-        parts = [f"{self.files_seen} files ({self.files_changed} new/changed, "
+        parts = [f"{_count(self.files_seen, 'file')} ({self.files_changed} new/changed, "
                  f"{self.files_unchanged} unchanged, {self.files_removed} removed)",
                  f"{self.passages_extracted} passages extracted",
                  f"{self.strings_embedded} strings embedded"]
+        if self.files_skipped:
+            parts.append(_count(self.files_skipped, "file") + " skipped")
         if self.extraction_failures:
-            parts.append(f"{self.extraction_failures} extraction failures (re-run retries them)")
-        if self.warnings:
-            parts.append(f"{len(self.warnings)} files skipped")
+            it = "it" if self.extraction_failures == 1 else "them"
+            parts.append(f"{_count(self.extraction_failures, 'passage')} failed extraction (a re-run retries {it})")
         parts.append("graph rebuilt" if self.graph_rebuilt else "graph up to date")
         return "; ".join(parts)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def passage_string(passage: Passage) -> str:
@@ -82,17 +99,28 @@ class Indexer:
         self.requested = settings
         self.quiet = quiet
         self.extractor_options = extractor_options or {}
-        self.warn = warn or (lambda message: None)
+        self.warn = warn or progress_warn
 
-    def run(self, paths: Sequence[Path]) -> IndexReport:
-        """Indexes every supported file under `paths`; removes indexed files that are gone."""
-        found = {Path(p): self._outside_index(discover(Path(p))) for p in paths}  # path errors first
+    def run(
+        self, paths: Sequence[Path], documents: Sequence[Mapping[str, Any]] | None = None
+    ) -> IndexReport:
+        """Indexes every supported file under `paths`; removes indexed files that are gone.
+
+        `documents` ({"title", "text"} records, one passage each) replace the in-memory
+        documents indexed before; None leaves those alone.
+        """
+        found = {Path(p): self._outside_index(discover(Path(p))) for p in paths}  # input errors first
+        memory = None if documents is None else memory_passages(documents)
+        if self.requested is not None and not (self.index_dir / DB_NAME).exists():
+            Encoder(self.requested.embedding_model)  # a model that does not load is refused before the index exists
         report = IndexReport()
         with IndexStore.open(self.index_dir, settings=self.requested, create=True, write=True) as store:
             settings = store.settings
             started = time.perf_counter()
             for root, files in found.items():
                 self._sync_files(store, root, files, settings, report)
+            if memory is not None:
+                _sync_memory(store, memory, report)
             report.seconds["read"] = time.perf_counter() - started
             self._extract(store, settings, report)
             if store.dirty or not snapshot_exists(self.index_dir):
@@ -145,12 +173,17 @@ class Indexer:
             store.touch_document(doc_id, source.size, source.mtime_ns)
             report.files_unchanged += 1
             return True
+        kept = " (the indexed version is kept)" if known else ""
         try:
             title, passages = read_passages(
-                source.path, data, settings.chunk_words, settings.chunk_overlap_sentences
+                source.path, data, settings.chunk_words, settings.chunk_overlap_sentences,
+                warn=lambda message: self._note(report, message),
             )
         except BadFileError as err:
-            self._skip(report, str(err) + (" (the indexed version is kept)" if known else ""))
+            self._skip(report, str(err) + kept)
+            return True
+        except (ValueError, RecursionError, MemoryError) as err:  # e.g. JSON nested too deep to parse
+            self._skip(report, f"{source.path}: cannot be read ({_first_line(err)}); skipped{kept}")
             return True
         store.replace_document(
             DocumentRecord(doc_id, title, digest, source.size, source.mtime_ns), passages
@@ -159,6 +192,10 @@ class Indexer:
         return True
 
     def _skip(self, report: IndexReport, message: str) -> None:
+        report.files_skipped += 1
+        self._note(report, message)
+
+    def _note(self, report: IndexReport, message: str) -> None:
         report.warnings.append(message)
         self.warn(message)
 
@@ -173,11 +210,11 @@ class Indexer:
             with progress_bar(len(pending), f"OpenIE ({settings.extractor})", "passage", self.quiet) as bar, \
                     _closing(extractor):
                 for batch in _batches(pending, EXTRACT_BATCH):
-                    results = extractor.extract(batch)
+                    results = _extract_each(extractor, batch)
                     store.save_extractions(settings.extractor, [(p.id, r) for p, r in zip(batch, results, strict=True)])
                     failures = [(p, r.error) for p, r in zip(batch, results, strict=True) if r.error]
                     for passage, error in failures:
-                        self.warn(f"passage {passage.id} ({passage.title!r}): extraction failed: {error}")
+                        self._note(report, f"passage {passage.id} ({passage.title!r}): extraction failed: {error}")
                     report.extraction_failures += len(failures)
                     report.passages_extracted += len(batch) - len(failures)
                     bar.update(len(batch))
@@ -242,6 +279,54 @@ class Indexer:
                 store.save_embeddings([text_key(t) for t in chunk], encoder.encode(chunk))
                 report.strings_embedded += len(chunk)
                 bar.update(len(chunk))
+
+
+def memory_passages(documents: Sequence[Mapping[str, Any]]) -> list[Passage]:
+    """The passage of each in-memory document; HippoError naming the first without text."""
+    passages = []
+    for i, document in enumerate(documents):
+        passage = record_passage(document) if isinstance(document, Mapping) else None
+        if passage is None or not passage.text:
+            raise HippoError(f'document {i} has no string "text" field; give each document '
+                             '{"title": ..., "text": ...} with non-empty text')
+        passages.append(passage)
+    return passages
+
+
+def _sync_memory(store: IndexStore, passages: list[Passage], report: IndexReport) -> None:
+    """Stores in-memory documents under content ids (so the same ones again change nothing)
+    and removes those of an earlier list that are not in this one."""
+    present = {MEMORY_PREFIX + p.id: p for p in passages}
+    for doc_id, passage in present.items():
+        if store.document(doc_id) is not None:
+            report.files_unchanged += 1
+            continue
+        size = len(passage.text.encode())
+        store.replace_document(DocumentRecord(doc_id, passage.title, passage.id, size, 0), [passage])
+        report.files_changed += 1
+    report.files_seen += len(present)
+    for document in store.documents():
+        if document.id.startswith(MEMORY_PREFIX) and document.id not in present:
+            store.delete_document(document.id)
+            report.files_removed += 1
+
+
+def _extract_each(extractor: Extractor, batch: Sequence[Passage]) -> list[Extraction]:
+    """The batch's extractions; when the batch raises, each passage on its own, so a passage
+    that breaks the extractor fails alone (HippoError, a setup problem, stops the run)."""
+    try:
+        return extractor.extract(batch)
+    except HippoError:
+        raise
+    except Exception as err:
+        if len(batch) == 1:
+            return [Extraction(error=f"{type(err).__name__}: {_first_line(err)}")]
+    return [result for passage in batch for result in _extract_each(extractor, [passage])]
+
+
+def _first_line(err: BaseException) -> str:
+    lines = str(err).strip().splitlines()
+    return lines[0][:300] if lines else type(err).__name__
 
 
 @contextmanager

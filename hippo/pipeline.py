@@ -7,25 +7,31 @@ A spec looks like::
     type = "link"
     top_facts = 1
 
-Each `[[stages]]` table names a registered stage by `type`; its other keys override that
-stage's settings. Names are looked up in $HIPPO_PIPELINES (folders, `:`-separated), then in
-the `pipelines/` folder shipped with hippo; a path to a .toml file works too.
+Each `[[stages]]` table names a stage by `type` (a registered name or
+`package.module:Class`, see `hippo.stages.registry`); its other keys override that stage's
+settings, which are checked when the pipeline loads. Names are looked up in $HIPPO_PIPELINES
+(folders, `:`-separated), then in the `pipelines/` folder shipped with hippo; a path to a
+.toml file works too.
 """
 
 from __future__ import annotations
 
-import os
 import tomllib
-from dataclasses import dataclass, field
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
+from threadpoolctl import ThreadpoolController
+
 import pipelines
+from hippo.config import HIPPO_PIPELINES
 from hippo.errors import HippoError
-from hippo.stages import RetrievalContext, RetrievalState, Stage, stage_class
-from hippo.stages.base import single_threaded_blas
+from hippo.stages import RetrievalContext, RetrievalState, SettingError, Stage, stage_class
 
 DEFAULT_PIPELINE = "hipporag2"
+DEFAULT_TOP_K = 10
 BUILTIN_DIR = Path(pipelines.__file__).resolve().parent
 
 
@@ -36,20 +42,24 @@ class Pipeline:
     name: str
     stages: list[Stage]
     description: str = ""
-    settings: list[dict[str, Any]] = field(default_factory=list)
 
-    def run(self, question: str, ctx: RetrievalContext, retrieve_only: bool = False) -> RetrievalState:
+    def run(
+        self, question: str, ctx: RetrievalContext, retrieve_only: bool = False, top_k: int = DEFAULT_TOP_K
+    ) -> RetrievalState:
         """Runs every stage (all but answering ones with `retrieve_only`) on one question."""
-        return self.run_batch([question], ctx, retrieve_only)[0]
+        return self.run_batch([question], ctx, retrieve_only, top_k)[0]
 
     def run_batch(
-        self, questions: list[str], ctx: RetrievalContext, retrieve_only: bool = False
+        self, questions: list[str], ctx: RetrievalContext, retrieve_only: bool = False, top_k: int = DEFAULT_TOP_K
     ) -> list[RetrievalState]:
-        """Runs the stages over many questions, stage by stage, so batched kernels apply."""
+        """Runs the stages over many questions, stage by stage, so batched kernels apply.
+        `top_k` passages are kept by ranking stages, returned, and read by the reader."""
         for question in questions:
             if not question.strip():
                 raise HippoError("the question is empty; ask something")
-        states = [RetrievalState(question=q.strip()) for q in questions]
+        if top_k < 1:
+            raise HippoError(f"top_k must be at least 1, not {top_k}")
+        states = [RetrievalState(question=q.strip(), top_k=top_k) for q in questions]
         with single_threaded_blas():
             for stage in self.stages:
                 if not (retrieve_only and stage.answers):
@@ -59,7 +69,7 @@ class Pipeline:
 
 def pipeline_dirs() -> list[Path]:
     """Folders searched for pipeline specs, first match wins."""
-    extra = [Path(p) for p in os.environ.get("HIPPO_PIPELINES", "").split(":") if p]
+    extra = [Path(p) for p in (HIPPO_PIPELINES.get() or "").split(":") if p]
     return [*extra, BUILTIN_DIR]
 
 
@@ -85,10 +95,23 @@ def load_pipeline(name_or_path: str = DEFAULT_PIPELINE) -> Pipeline:
         if not isinstance(kind, str):
             raise HippoError(f"{path}: stage {position} has no `type = \"...\"`")
         try:
-            stages.append(stage_class(kind)(**settings))
+            stages.append(stage_class(kind).from_settings(settings))
+        except SettingError as err:
+            raise HippoError(f"{path}: stage {position} ({kind}): {err.detail}") from None
         except HippoError as err:
-            raise HippoError(f"{path}: {err}") from None
-    return Pipeline(path.stem, stages, str(spec.get("description", "")), tables)
+            raise HippoError(f"{path}: stage {position} ({kind}): {err}") from None
+    return Pipeline(path.stem, stages, str(spec.get("description", "")))
+
+
+@cache
+def _blas_libraries() -> ThreadpoolController:
+    return ThreadpoolController().select(user_api="blas")
+
+
+def single_threaded_blas() -> AbstractContextManager[Any]:
+    """Keeps BLAS (numpy's OpenBLAS or MKL) on one thread while queries run: its threads
+    spin-wait after each small product and starve torch's encoder threads."""
+    return _blas_libraries().limit(limits=1)
 
 
 def _find_spec(name_or_path: str) -> Path:

@@ -19,7 +19,7 @@ import igraph as ig
 import numpy as np
 import scipy.sparse as sp
 
-from hippo.errors import IndexFormatError
+from hippo.errors import HippoError, IndexFormatError
 
 CURRENT_FILE = "CURRENT"
 _ARRAYS = ("passage_vectors", "entity_vectors", "fact_vectors", "fact_subject", "fact_object",
@@ -72,12 +72,32 @@ class GraphSnapshot:
         graph.es["weight"] = self.edge_weight.tolist()
         return graph
 
+    @property
+    def node_kinds(self) -> dict[str, int]:
+        """Node count per kind, in node order: "passage" nodes first, then "entity" nodes
+        (a kind added later is numbered after these)."""
+        return {"passage": len(self.passage_ids), "entity": len(self.entity_ids)}
+
+    def node_offset(self, kind: str) -> int:
+        """The number of the first node of `kind`; HippoError when the index has no such kind."""
+        offset = 0
+        for name, count in self.node_kinds.items():
+            if name == kind:
+                return offset
+            offset += count
+        raise HippoError(f"this index has no {kind!r} nodes (it has: {', '.join(self.node_kinds)})")
+
+    def node_label(self, node: int) -> tuple[str, str]:
+        """(kind, label) of node `node`: a passage's id, an entity's name."""
+        passages = len(self.passage_ids)
+        if node < passages:
+            return "passage", self.passage_ids[node]
+        return "entity", self.entity_names[node - passages]
+
     @cached_property
-    def entity_passage_counts(self) -> np.ndarray:
-        """How many passages mention each entity (mention edges per entity node)."""
-        mentions = self.edge_kind == 1
-        offset = len(self.passage_ids)
-        return np.bincount(self.edge_dst[mentions] - offset, minlength=len(self.entity_ids))
+    def mention_counts(self) -> np.ndarray:
+        """How many passages mention each node (its mention edges; 0 for passage nodes)."""
+        return np.bincount(self.edge_dst[self.edge_kind == 1], minlength=self.node_count)
 
     @cached_property
     def entity_index(self) -> dict[str, int]:

@@ -10,6 +10,7 @@ import pytest
 from hippo.corpus import (
     BadFileError,
     chunk_sentences,
+    count_words,
     discover,
     passage_id,
     read_passages,
@@ -107,3 +108,39 @@ def test_discover_missing_path_and_unsupported_file(tmp_path: Path) -> None:
     (tmp_path / "x.pdf").write_text("x")
     with pytest.raises(HippoError, match="unsupported file type"):
         discover(tmp_path / "x.pdf")
+
+
+def test_punctuation_free_text_is_cut_by_words_and_reported(tmp_path: Path) -> None:
+    words = [f"word{i % 997}" for i in range(155_000)]  # about 1.2 MB, not one sentence mark
+    notes: list[str] = []
+    data = " ".join(words).encode()
+    (tmp_path / "dump.txt").write_bytes(data)
+    _, passages = read_passages(tmp_path / "dump.txt", data, 120, 1, warn=notes.append)
+    assert len(data) > 1_200_000
+    assert all(count_words(p.text) <= 120 for p in passages)
+    assert sum(count_words(p.text) for p in passages) >= len(words)  # nothing dropped
+    assert notes == [f"{tmp_path / 'dump.txt'}: 155000 words without sentence punctuation; "
+                     "cut into passages of --chunk-words 120 words"]
+
+
+def test_a_huge_token_is_cut_into_bounded_pieces(tmp_path: Path) -> None:
+    _, passages = _read(tmp_path / "blob.txt", "x" * 300_000, words=20)
+    assert len(passages) > 1 and max(len(p.text) for p in passages) <= 20 * 50
+
+
+def test_cjk_sentence_marks_split_and_characters_count_as_words(tmp_path: Path) -> None:
+    sentence = "青石桥是一座位于河谷上的古老石桥，由工程师李明设计。"  # 24 ideographs and 2 marks
+    text = sentence * 150
+    assert split_sentences(text) == [sentence] * 150
+    assert count_words(sentence) == 12  # 24 ideographs at half a word each; punctuation is no word
+    _, passages = _read(tmp_path / "zh.txt", text, words=120, overlap=1)
+    assert 10 <= len(passages) <= 20
+    assert passages[0].text.startswith(sentence + sentence)  # joined without spaces
+    assert all(p.text.endswith("。") for p in passages)
+
+
+def test_sentences_split_in_caseless_scripts_and_keep_closing_quotes() -> None:
+    arabic = "صمم المهندس الجسر. بني الجسر عام ١٩٠٠؟ نعم."
+    assert split_sentences(arabic) == ["صمم المهندس الجسر.", "بني الجسر عام ١٩٠٠؟", "نعم."]
+    assert split_sentences('He said "Go." Then he left.') == ['He said "Go."', "Then he left."]
+    assert split_sentences("「走吧。」他说。好！！真的？") == ["「走吧。」", "他说。", "好！！", "真的？"]

@@ -16,11 +16,11 @@ from tests.conftest import SAMPLE_QUESTIONS
 
 
 def _state(ctx: RetrievalContext, graph: list[int], dense_order: list[int]) -> RetrievalState:
-    state = RetrievalState(question="q")
+    state = RetrievalState(question="q", top_k=3)
     state.ranking = [(p, 1.0 / (r + 1)) for r, p in enumerate(graph)]
     scores = np.zeros(len(ctx.snapshot.passage_ids))
     scores[dense_order] = np.linspace(1.0, 0.5, len(dense_order))  # the rest score 0
-    state.passage_scores = scores
+    state.cache["passages", "q"] = scores  # the dense scores of query "q"
     return state
 
 
@@ -41,10 +41,9 @@ def test_graph_weight_zero_is_the_dense_ranking(sample_index: Path) -> None:
     assert [p for p, _ in state.ranking] == [7, 6, 5]
 
 
-def test_bad_settings_are_named(sample_index: Path) -> None:
-    ctx = RetrievalContext(sample_index)
-    with pytest.raises(HippoError, match="stage 'fuse'"):
-        FuseStage(k=0).run(RetrievalState(question="q"), ctx)
+def test_bad_settings_are_named() -> None:
+    with pytest.raises(HippoError, match=r"stage 'fuse': setting k = 0: must be >= 1"):
+        FuseStage(k=0)
 
 
 def test_hybrid_pipeline_answers_the_sample_questions(sample_index: Path) -> None:

@@ -8,6 +8,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -145,35 +146,39 @@ def test_second_writer_is_refused(sample_index: Path, tmp_path: Path) -> None:
         IndexStore.open(index, write=True)
 
 
+def _extracted(db: Path) -> int:
+    """Passages with a committed extraction (0 while the database is not there yet)."""
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1) as conn:
+            return conn.execute("SELECT COUNT(*) FROM extractions").fetchone()[0]
+    except sqlite3.Error:
+        return 0
+
+
 def test_kill_9_mid_run_leaves_a_usable_index_and_rerun_resumes(tmp_path: Path) -> None:
+    total = 400  # OpenIE commits every 128 passages: the kill lands between two commits
     corpus = tmp_path / "corpus.jsonl"
     records = [{"title": f"Person {i}", "text": f"Person {i} was born in Town {i % 7}. "
-                f"Person {i} worked for Company {i % 5} in City {i % 3}."} for i in range(400)]
+                f"Person {i} worked for Company {i % 5} in City {i % 3}."} for i in range(total)]
     corpus.write_text("\n".join(json.dumps(r) for r in records))
     index = tmp_path / "index"
-    command = [sys.executable, "-m", "hippo", "index", str(corpus), "--index", str(index), "--quiet"]
-    process = subprocess.Popen(command, stderr=subprocess.PIPE)
-    # wait until extraction has committed some passages, then kill -9
-    db = index / DB_NAME
-    for _ in range(600):
-        if process.poll() is not None:
-            break
-        try:
-            with sqlite3.connect(db, timeout=1) as conn:
-                if conn.execute("SELECT COUNT(*) FROM extractions").fetchone()[0] > 0:
-                    break
-        except sqlite3.Error:
-            pass
-        subprocess.run(["sleep", "0.2"], check=True)
+    command = [sys.executable, "-m", "hippo", "index", str(corpus), "--index", str(index), "--quiet",
+               "--workers", "1"]
+    process = subprocess.Popen(command, stderr=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while process.poll() is None and _extracted(index / DB_NAME) == 0 and time.monotonic() < deadline:
+        time.sleep(0.02)  # kill -9 as soon as the first OpenIE batch is committed
     process.kill()
     process.wait()
+    extracted = _extracted(index / DB_NAME)
+    assert 0 < extracted < total, f"the kill came {'before' if not extracted else 'after'} OpenIE"
     with IndexStore.open(index) as store:  # the committed state opens cleanly
-        assert store.counts()["passages"] == 400
+        assert store.counts()["passages"] == total
     report = Indexer(index, quiet=True).run([corpus])
     assert report.files_unchanged == 1
-    assert report.passages_extracted < 400  # resumed, not restarted
-    assert index_stats(index)["passages"] == 400
-    assert len(load_snapshot(index).passage_ids) == 400
+    assert report.passages_extracted == total - extracted  # resumed, not restarted
+    assert index_stats(index)["passages"] == total
+    assert len(load_snapshot(index).passage_ids) == total
 
 
 def test_an_index_inside_the_corpus_folder_is_not_indexed(tmp_path: Path) -> None:

@@ -4,7 +4,6 @@ bodies that are not JSON, the cache rules, and the OpenIE / filter / reader laye
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -123,9 +122,8 @@ def test_extractor_repairs_outputs_and_rerun_retries_only_failures(scripted_api:
     assert (llm.stats.calls, llm.stats.cache_hits) == (2, 2)
 
 
-def test_recognition_filter_keeps_listed_facts_or_all_on_bad_output(
-    scripted_api: ScriptedAPI, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_recognition_filter_keeps_listed_facts_and_raises_on_bad_output(scripted_api: ScriptedAPI) -> None:
+    """Unusable output raises, so the link stage falls back to its no-LLM selection."""
     facts = [("ada", "born in", "dunmore"), ("keel", "designed", "lighthouse"), ("x", "y", "z")]
     scripted_api.reply('{"relevant": [2, 1, 9]}')
     scripted_api.reply("facts 1 and 2")
@@ -133,15 +131,14 @@ def test_recognition_filter_keeps_listed_facts_or_all_on_bad_output(
     assert filter_facts(llm, "Who designed the lighthouse?", facts) == [0, 1]
     prompt = scripted_api.requests[0]["messages"][1]["content"]
     assert "2. (keel; designed; lighthouse)" in prompt
-    with caplog.at_level(logging.WARNING):
-        assert filter_facts(llm, "Who?", facts) == [0, 1, 2]
-    assert "keeping all 3 facts" in caplog.text
+    with pytest.raises(LLMRequestError, match="output unusable"):
+        filter_facts(llm, "Who?", facts)
     assert filter_facts(llm, "Who?", []) == []
 
 
 def test_reader_answers_with_citations(scripted_api: ScriptedAPI) -> None:
     scripted_api.reply("Answer: Thomas Keel [2][7]")
     result = answer(fast(scripted_api.url), "Who designed it?", [("Ada", "Ada text"), ("Dunmore", "Keel built it")])
-    assert (result.text, result.citations) == ("Thomas Keel [2][7]", [2])
+    assert (result.text, result.citations) == ("Thomas Keel [2]", [2])  # [7] is not a passage
     prompt = json.dumps(scripted_api.requests[0]["messages"])
     assert "[1] Ada\\nAda text" in prompt and "[2] Dunmore" in prompt

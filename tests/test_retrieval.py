@@ -94,7 +94,7 @@ def test_custom_pipeline_file_and_dense_fallback(hippo: Hippo, tmp_path: Path) -
     [
         ('[[stages]]\ntype = "teleport"\n', "unknown stage 'teleport'"),
         ('[[stages]]\ntype = "ppr"\ndampingg = 0.5\n', "unknown setting(s) dampingg"),
-        ('[[stages]]\ntype = "ppr"\ndamping = "high"\n', "damping must be float"),
+        ('[[stages]]\ntype = "ppr"\ndamping = "high"\n', "setting damping = 'high': must be a number"),
         ('[[stages]\ntype = "ppr"\n', "malformed pipeline file"),
         ('name = "x"\n', "one or more [[stages]]"),
     ],
@@ -157,9 +157,9 @@ def test_ask_without_an_index(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "no hippo index here" in result.stderr
 
 
-def test_recognition_candidates_are_what_an_llm_would_filter(sample_index: Path) -> None:
-    """Without an LLM `top_facts` facts seed PPR; with recognition on, `recognition_candidates`
-    go to the filter (an unreachable LLM skips it with a warning and keeps them all)."""
+def test_an_unreachable_llm_links_what_no_llm_links(sample_index: Path) -> None:
+    """Without an LLM `top_facts` facts seed PPR; when the recognition filter fails (here an
+    unreachable --llm), the stage falls back to exactly that selection, not all candidates."""
     from hippo.llm import make_llm
     from hippo.stages import RetrievalContext, RetrievalState
     from hippo.stages.link import LinkStage
@@ -169,5 +169,18 @@ def test_recognition_candidates_are_what_an_llm_would_filter(sample_index: Path)
     assert len(plain.linked_facts) == 2
     offline = RetrievalContext(sample_index, llm_spec="http://127.0.0.1:9/v1")
     offline.__dict__["llm"] = make_llm("http://127.0.0.1:9/v1", retries=0)  # fail fast, no backoff
-    filtered = LinkStage(top_facts=2, recognition_candidates=4).run(RetrievalState(question=question), offline)
-    assert len(filtered.linked_facts) == 4 and filtered.trace[-1]["dropped_by_recognition"] == 0
+    failed = LinkStage(top_facts=2, recognition_candidates=4).run(RetrievalState(question=question), offline)
+    assert failed.linked_facts == plain.linked_facts
+    assert failed.trace[-1]["recognition"].startswith("failed")
+
+
+def test_retrieval_with_an_unreachable_llm_equals_retrieval_without(sample_index: Path) -> None:
+    from hippo.llm import make_llm
+
+    questions = [q["question"] for q in _questions()]
+    offline = Hippo(sample_index, llm="http://127.0.0.1:9/v1")
+    offline.context.__dict__["llm"] = make_llm("http://127.0.0.1:9/v1", retries=0)  # fail fast, no backoff
+    plain = Hippo(sample_index).retrieve_many(questions, top_k=5)
+    failed = offline.retrieve_many(questions, top_k=5)
+    assert [[(p.id, p.score) for p in r.passages] for r in failed] == \
+        [[(p.id, p.score) for p in r.passages] for r in plain]

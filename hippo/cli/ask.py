@@ -20,7 +20,8 @@ from hippo.pipeline import DEFAULT_PIPELINE
 @index_option
 @click.option("--pipeline", default=DEFAULT_PIPELINE, show_default=True,
               help="Pipeline name (pipelines/NAME.toml) or path to a .toml spec.")
-@click.option("--top-k", type=click.IntRange(min=1), default=5, show_default=True, help="Passages to return.")
+@click.option("--top-k", type=click.IntRange(min=1), default=5, show_default=True,
+              help="Passages to return; the reader reads exactly these.")
 @click.option("--retrieve-only", is_flag=True, help="Skip the reader; return ranked passages only.")
 @click.option("--queries", type=click.Path(path_type=Path, dir_okay=False),
               help='JSONL file of {"id", "question"} lines; prints one JSON result per line with --json.')
@@ -101,11 +102,20 @@ def _print_trace_entry(entry: dict[str, Any]) -> None:
         if isinstance(value, list) and value and isinstance(value[0], dict):
             click.echo(f"    {key}:")
             for item in value:
-                click.echo("      - " + ", ".join(f"{k}={v}" for k, v in item.items()))
+                click.echo(f"      - {_inline(item)}")
+        elif isinstance(value, dict) and value and all(isinstance(v, dict) for v in value.values()):
+            click.echo(f"    {key}:")
+            for name, item in value.items():
+                click.echo(f"      - {name}: {_inline(item)}")
         elif isinstance(value, dict) and value:
-            click.echo(f"    {key}: " + ", ".join(f"{k}={v}" for k, v in value.items()))
+            click.echo(f"    {key}: {_inline(value)}")
         else:
             click.echo(f"    {key}: {value}")
+
+
+def _inline(mapping: dict[str, Any]) -> str:
+    """k=v, k=v (a nested mapping in parentheses)."""
+    return ", ".join(f"{k}=({_inline(v)})" if isinstance(v, dict) else f"{k}={v}" for k, v in mapping.items())
 
 
 def _write_neo4j(hippo: Hippo, results: list[Answer]) -> None:

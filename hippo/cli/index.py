@@ -9,19 +9,19 @@ from typing import Any
 
 import click
 
+from hippo.api import Hippo
 from hippo.cli.options import (
     index_option,
     json_option,
     llm_options,
-    quiet_option,
     resolve_index,
     resolve_workers,
     workers_option,
 )
 from hippo.config import IndexSettings
+from hippo.errors import HippoError
 from hippo.extract import extractor_names
-from hippo.indexer import Indexer
-from hippo.llm.cache import default_cache_path
+from hippo.models import BUNDLED_EMBEDDING_MODEL
 from hippo.stats import index_stats
 from hippo.store import DB_NAME, IndexStore
 
@@ -32,6 +32,9 @@ from hippo.store import DB_NAME, IndexStore
 @click.option("--extractor", type=click.Choice(extractor_names()), default=None,
               help="OpenIE extractor for a new index (default: spacy; llm uses --llm).")
 @llm_options
+@click.option("--embedding-model", default=None, metavar="NAME|FOLDER",
+              help="Sentence-transformers model for a new index: all-MiniLM-L6-v2 (bundled, default) "
+                   "or a local model folder, e.g. a multilingual one.")
 @click.option("--chunk-words", type=click.IntRange(min=10), default=None,
               help="Target passage size in words for .txt/.md files (default 120).")
 @click.option("--chunk-overlap", type=click.IntRange(min=0), default=None,
@@ -43,11 +46,11 @@ from hippo.store import DB_NAME, IndexStore
 @click.option("--title-edge-weight", type=click.FloatRange(0.0, min_open=True), default=None,
               help="Weight of the edge from a passage to its own title entity (default 10; others weigh 1).")
 @workers_option
-@quiet_option
+@click.option("--quiet", "-q", is_flag=True, help="No progress bars (warnings and the summary still print).")
 @json_option
 def index_command(
-    paths: tuple[Path, ...], index_dir: Path | None, extractor: str | None, llm: str | None,
-    llm_model: str | None, chunk_words: int | None,
+    paths: tuple[Path, ...], index_dir: Path | None, extractor: str | None, embedding_model: str | None,
+    llm: str | None, llm_model: str | None, chunk_words: int | None,
     chunk_overlap: int | None, synonymy_k: int | None, synonymy_threshold: float | None,
     title_edge_weight: float | None, workers: int | None, quiet: bool, as_json: bool,
 ) -> None:
@@ -57,21 +60,15 @@ def index_command(
     files deleted from a folder removed from the index.
     """
     overrides = {k: v for k, v in {
-        "extractor": extractor, "chunk_words": chunk_words, "chunk_overlap_sentences": chunk_overlap,
+        "extractor": extractor, "embedding_model": embedding_model if embedding_model is None
+        else _embedding_model(embedding_model), "chunk_words": chunk_words, "chunk_overlap_sentences": chunk_overlap,
         "synonymy_k": synonymy_k, "synonymy_threshold": synonymy_threshold, "title_edge_weight": title_edge_weight,
     }.items() if v is not None}
     root = resolve_index(index_dir)
-    settings = _requested_settings(root, overrides)
-    indexer = Indexer(
-        root, settings, quiet=quiet or as_json,
-        extractor_options={"llm": llm, "llm_model": llm_model, "cache_path": default_cache_path(root)},
-        warn=lambda message: click.echo(f"warning: {message}", err=True), workers=resolve_workers(workers),
-    )
-    report = indexer.run(list(paths))
-    if as_json:
-        click.echo(json.dumps(asdict(report), indent=2))
-    elif not quiet:
-        click.echo(report.summary())
+    hippo = Hippo(root, llm=llm, llm_model=llm_model, settings=_requested_settings(root, overrides),
+                  quiet=quiet or as_json, workers=resolve_workers(workers))
+    report = hippo.index(list(paths))
+    click.echo(json.dumps(asdict(report), indent=2) if as_json else report.summary())
 
 
 _FLAGS = {"chunk_words": "--chunk-words", "chunk_overlap_sentences": "--chunk-overlap",
@@ -81,7 +78,8 @@ _FLAGS = {"chunk_words": "--chunk-words", "chunk_overlap_sentences": "--chunk-ov
 
 def _requested_settings(root: Path, overrides: dict[str, Any]) -> IndexSettings | None:
     """Settings for a new index from the options given. An existing index keeps the settings it
-    was made with: a differing option gets a warning (and --extractor the store's refusal)."""
+    was made with: a differing option gets a warning (--extractor and --embedding-model the
+    store's refusal)."""
     if not overrides:
         return None
     if not (root / DB_NAME).exists():
@@ -92,7 +90,20 @@ def _requested_settings(root: Path, overrides: dict[str, Any]) -> IndexSettings 
         if key in overrides and overrides[key] != getattr(built, key):
             click.echo(f"warning: {flag} {overrides[key]} applies to a new index; {root} keeps "
                        f"{getattr(built, key)} (use a new --index to change it)", err=True)
-    return replace(built, extractor=overrides.get("extractor", built.extractor))
+    return replace(built, extractor=overrides.get("extractor", built.extractor),
+                   embedding_model=overrides.get("embedding_model", built.embedding_model))
+
+
+def _embedding_model(value: str) -> str:
+    """The bundled model's name as given, or a local model folder as an absolute path (so the
+    index finds it from any directory)."""
+    if value == BUNDLED_EMBEDDING_MODEL:
+        return value
+    folder = Path(value).expanduser()
+    if not value.strip() or not folder.is_dir():
+        raise HippoError(f"--embedding-model {value}: no such folder; give a local sentence-transformers "
+                         f"model folder or {BUNDLED_EMBEDDING_MODEL}")
+    return str(folder.absolute())
 
 
 @click.command("stats")

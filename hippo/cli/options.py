@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from hippo.config import default_index_dir, usable_cores
+from hippo.config import HIPPO_LLM, HIPPO_LLM_MODEL, default_index_dir, usable_cores
 
 index_option = click.option(
     "--index", "index_dir", type=click.Path(path_type=Path), default=None,
@@ -37,10 +37,10 @@ def resolve_index(index_dir: Path | None) -> Path:
 def llm_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """Adds --llm and --llm-model (also read from HIPPO_LLM / HIPPO_LLM_MODEL)."""
     command = click.option(
-        "--llm-model", envvar="HIPPO_LLM_MODEL", default=None,
+        "--llm-model", envvar=HIPPO_LLM_MODEL.name, default=None,
         help="Model name at an OpenAI-compatible endpoint (default: the first one it lists).",
     )(command)
     return click.option(
-        "--llm", envvar="HIPPO_LLM", default=None,
+        "--llm", envvar=HIPPO_LLM.name, default=None,
         help="LLM: 'local' (bundled SmolLM2), http://HOST:PORT/v1 (OpenAI-compatible) or vllm:MODEL.",
     )(command)

@@ -26,14 +26,15 @@ _SUBJECT_DEPS = {"nsubj", "nsubjpass"}
 _OBJECT_DEPS = {"dobj", "attr", "oprd", "dative", "acomp"}
 _TITLE_PRONOUNS = {"he", "she", "it", "they", "his", "her", "its", "their", "him", "them"}
 _SKIPPED_ENTITY_LABELS = {"CARDINAL", "ORDINAL", "PERCENT", "QUANTITY", "MONEY"}
+MAX_PIECE_CHARS = 100_000  # spaCy needs about 1 GB per 100,000 characters; its own limit is 1,000,000
 
 
 class SpacyExtractor:
     """Named entities and dependency triples with `en_core_web_sm` (no LLM needed).
 
     With `workers > 1`, each batch is split across that many worker processes (started with
-    "spawn" on first use, so they are safe whatever the parent has loaded; about 3 s each to
-    load spaCy); `close()` stops them.
+    "spawn" on first use, so they are safe whatever the parent has loaded; each loads spaCy
+    once, which takes seconds); `close()` stops them.
     """
 
     name = "spacy"
@@ -80,9 +81,38 @@ def _exit_with_parent(parent: int) -> None:
 
 
 def extract_texts(items: Sequence[tuple[str, str]], batch_size: int = 64) -> list[Extraction]:
-    """Extractions of (text, title) pairs with this process's spaCy pipeline."""
-    docs = load_spacy().pipe((text for text, _ in items), batch_size=batch_size)
-    return [_extract_doc(doc, title) for doc, (_, title) in zip(docs, items, strict=True)]
+    """Extractions of (text, title) pairs with this process's spaCy pipeline; a text longer
+    than spaCy may take is parsed in pieces, and their extractions merged."""
+    nlp = load_spacy()
+    limit = min(MAX_PIECE_CHARS, nlp.max_length)
+    pieces = [(i, piece) for i, (text, _) in enumerate(items) for piece in text_pieces(text, limit)]
+    parts: list[list[Extraction]] = [[] for _ in items]
+    docs = nlp.pipe((piece for _, piece in pieces), batch_size=batch_size)
+    for (i, _), doc in zip(pieces, docs, strict=True):
+        parts[i].append(_extract_doc(doc, items[i][1]))
+    return [_merge(extractions) for extractions in parts]
+
+
+def text_pieces(text: str, limit: int) -> list[str]:
+    """`text` in pieces of at most `limit` characters, cut at whitespace where there is some."""
+    pieces, start = [], 0
+    while len(text) - start > limit:
+        end = start + limit
+        cut = max(text.rfind(" ", start, end), text.rfind("\n", start, end))
+        cut = cut if cut > start else end
+        pieces.append(text[start:cut])
+        start = cut
+    pieces.append(text[start:])
+    return pieces
+
+
+def _merge(extractions: list[Extraction]) -> Extraction:
+    if len(extractions) == 1:
+        return extractions[0]
+    return Extraction(
+        entities=tuple(dict.fromkeys(e for x in extractions for e in x.entities)),
+        triples=tuple(dict.fromkeys(t for x in extractions for t in x.triples)),
+    )
 
 
 def _extract_doc(doc: Any, title: str) -> Extraction:

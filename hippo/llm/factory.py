@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
+from hippo.config import HIPPO_LLM, HIPPO_LLM_API_KEY, HIPPO_LLM_MODEL, OPENAI_API_KEY
 from hippo.errors import HippoError
 from hippo.llm.base import Backend
 from hippo.llm.cache import ResponseCache
@@ -26,8 +26,8 @@ def make_llm(
     "vllm:MODEL". None means $HIPPO_LLM, else "local"; `model` None means $HIPPO_LLM_MODEL.
     `options` go to the backend (e.g. concurrency=, timeout=, retries= for HTTP; n_ctx= local).
     """
-    spec = (spec or os.environ.get("HIPPO_LLM") or DEFAULT_SPEC).strip()
-    model = model or os.environ.get("HIPPO_LLM_MODEL") or None
+    spec = (spec or HIPPO_LLM.get() or DEFAULT_SPEC).strip()
+    model = model or HIPPO_LLM_MODEL.get()
     backend = _backend(spec, model, options)
     return LLM(backend, ResponseCache(cache_path) if cache_path is not None else None)
 
@@ -36,7 +36,7 @@ def _backend(spec: str, model: str | None, options: dict[str, Any]) -> Backend:
     if spec.startswith(("http://", "https://")):
         from hippo.llm.openai_http import OpenAIBackend
 
-        key = os.environ.get("HIPPO_LLM_API_KEY") or os.environ.get("OPENAI_API_KEY")
+        key = HIPPO_LLM_API_KEY.get() or OPENAI_API_KEY.get()
         return OpenAIBackend(spec, model, api_key=key, **options)
     if spec == "local" or spec.startswith("local:"):
         from hippo.llm.llama_local import LlamaCppBackend

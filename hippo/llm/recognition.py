@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 
 from hippo.llm.base import LLMRequestError
@@ -10,28 +9,24 @@ from hippo.llm.client import LLM
 from hippo.llm.jsonparse import NotJSON, loads_lenient, normalize_keys
 from hippo.llm.prompts import FILTER_SCHEMA, filter_messages
 
-log = logging.getLogger(__name__)
-
 
 def filter_facts(
     llm: LLM, question: str, facts: Sequence[tuple[str, str, str]], *, max_tokens: int = 64
 ) -> list[int]:
     """Indices (0-based, ascending) of the `facts` the LLM judges relevant to `question`.
 
-    Malformed output or a failed request keeps every fact (logged as a warning), so the
-    filter can only narrow the candidates, never lose them by accident.
+    Raises LLMUnavailable when the LLM cannot be reached and LLMRequestError when the request
+    fails or its output is unusable, so the caller can fall back to linking without the filter.
     """
     if not facts:
         return []
     result = llm.generate_each([filter_messages(question, facts)], FILTER_SCHEMA, max_tokens=max_tokens)[0]
     if isinstance(result, LLMRequestError):
-        log.warning("recognition filter skipped (%s); keeping all %d facts", result, len(facts))
-        return list(range(len(facts)))
+        raise result
     try:
         numbers = _numbers(result)
     except (NotJSON, ValueError) as err:
-        log.warning("recognition filter output unusable (%s); keeping all %d facts", err, len(facts))
-        return list(range(len(facts)))
+        raise LLMRequestError(f"recognition filter output unusable ({err})") from None
     return sorted({n - 1 for n in numbers if 1 <= n <= len(facts)})
 
 

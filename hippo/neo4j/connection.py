@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -12,6 +11,7 @@ from urllib.parse import urlsplit
 import neo4j
 from neo4j.exceptions import AuthError, ClientError, ConfigurationError, DriverError, Neo4jError
 
+from hippo.config import NEO4J_DATABASE, NEO4J_PASSWORD, NEO4J_URI, NEO4J_USER
 from hippo.errors import HippoError
 
 DEFAULT_URI = "bolt://127.0.0.1:7687"
@@ -38,12 +38,11 @@ class Neo4jConfig:
         database: str | None = None,
     ) -> Neo4jConfig:
         """Given values, else NEO4J_URI / NEO4J_USER / NEO4J_PASSWORD / NEO4J_DATABASE, else defaults."""
-        env = os.environ
         return cls(
-            uri=uri or env.get("NEO4J_URI") or DEFAULT_URI,
-            user=user or env.get("NEO4J_USER") or DEFAULT_USER,
-            password=password if password is not None else env.get("NEO4J_PASSWORD"),
-            database=database or env.get("NEO4J_DATABASE") or None,
+            uri=uri or NEO4J_URI.get() or DEFAULT_URI,
+            user=user or NEO4J_USER.get() or DEFAULT_USER,
+            password=password if password is not None else NEO4J_PASSWORD.get(),
+            database=database or NEO4J_DATABASE.get(),
         )
 
     @property

@@ -2,30 +2,24 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
-from hippo.stages.base import RetrievalContext, RetrievalState, Stage, register_stage
-
-
-def rank_by_scores(scores: np.ndarray, limit: int) -> list[tuple[int, float]]:
-    """(index, score) of the `limit` highest scores, best first (ties by lower index)."""
-    limit = min(limit, scores.shape[0])
-    if limit <= 0:
-        return []
-    best = np.argpartition(-scores, limit - 1)[:limit]
-    order = best[np.lexsort((best, -scores[best]))]
-    return [(int(i), float(scores[i])) for i in order]
+from hippo.stages.context import RetrievalContext
+from hippo.stages.registry import register_stage
+from hippo.stages.scoring import rank_by_scores
+from hippo.stages.stage import Stage, setting
+from hippo.stages.state import RetrievalState
 
 
 @register_stage
+@dataclass
 class DenseStage(Stage):
-    """Ranks passages by cosine similarity of their embedding to the question."""
+    """Ranks passages by cosine similarity of their embedding to the queries."""
 
     name = "dense"
-    candidates: int = 100
+    candidates: int = setting(100, ge=1)  # passages kept (at least the caller's top_k)
 
     def apply(self, state: RetrievalState, ctx: RetrievalContext) -> dict[str, Any]:
-        state.ranking = rank_by_scores(ctx.dense_scores(state), self.candidates)
+        state.ranking = rank_by_scores(ctx.dense_scores(state), max(self.candidates, state.top_k))
         return {"ranked": len(state.ranking)}

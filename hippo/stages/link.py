@@ -1,121 +1,177 @@
-"""`link`: connects the question to the graph.
+"""`link`: connects the queries (the question and any a stage added) to the graph.
 
-Facts are linked by embedding similarity to the question. With an LLM, the
+Facts are linked by embedding similarity to the queries. With an LLM, the
 `recognition_candidates` most similar go through HippoRAG 2's recognition-memory filter; without
-one, only the `top_facts` most similar seed PPR: dependency-parse facts past the best one mostly
-add noise (hipporag2 R@2 on 2Wiki / MuSiQue / HotpotQA: 57.0 / 34.8 / 50.7 with 5 facts, 69.2 /
-41.1 / 64.3 with 1). Entities are linked two ways: question spans that spell a
-known entity name or passage title exactly (longest first; spaCy's small model cuts or misses
-long titles), and named-entity mentions whose nearest entity embedding clears a similarity
-floor (linking with no floor maps unrelated words onto random entities).
+one (or when the filter fails) only the `top_facts` most similar are kept: dependency-parse
+facts past the best few mostly add noise. Entities are linked two ways: query spans that
+spell a known entity name or passage title exactly (longest first; spaCy's small model cuts
+or misses long titles), and named-entity mentions whose nearest entity embedding clears a
+similarity floor (linking with no floor maps unrelated words onto random entities).
+
+The stage writes two memory levels of entity seeds: "facts" (each entity of a linked fact
+gets the mean score of its linked facts) and "entities" (each linked entity its link score),
+each scaled by the weight of the query it came from.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import numpy as np
 
 from hippo.errors import HippoError
 from hippo.extract.base import normalize_entity
-from hippo.stages.base import RetrievalContext, RetrievalState, Stage, register_stage
-from hippo.stages.dense import rank_by_scores
+from hippo.stages.context import RetrievalContext
+from hippo.stages.registry import register_stage
+from hippo.stages.scoring import min_max, rank_by_scores
+from hippo.stages.stage import Stage, setting
+from hippo.stages.state import Level, LinkedEntity, LinkedFact, Query, RetrievalState
 
 log = logging.getLogger(__name__)
 
 _SKIPPED_LABELS = {"CARDINAL", "ORDINAL", "PERCENT", "QUANTITY", "MONEY"}
 MAX_SPAN_TOKENS = 12
-
-
-def min_max(scores: np.ndarray) -> np.ndarray:
-    """Scores rescaled to [0, 1] (all ones when they are all equal)."""
-    low, high = float(scores.min()), float(scores.max())
-    return np.ones_like(scores) if high - low < 1e-12 else (scores - low) / (high - low)
+MAX_NAME_CHARS = 24
+# Scripts written without spaces between words: Thai, Lao, Myanmar, Khmer, kana, CJK ideographs.
+_UNSPACED = re.compile(
+    "[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+"
+)
 
 
 @register_stage
+@dataclass
 class LinkStage(Stage):
-    """Finds the question's facts and entities in the graph."""
+    """Finds the queries' facts and entities in the graph."""
 
     name = "link"
-    top_facts: int = 1  # facts that seed PPR when no LLM filters them
-    recognition_candidates: int = 5  # facts shown to the LLM recognition filter (HippoRAG 2: 5)
-    entity_threshold: float = 0.8
+    top_facts: int = setting(1, ge=0)  # facts that seed PPR when no LLM filters them
+    recognition_candidates: int = setting(5, ge=1)  # facts shown to the LLM recognition filter (HippoRAG 2: 5)
+    entity_threshold: float = setting(0.8, ge=0)  # cosine a mention needs to link to an entity (> 1: never)
     match_names: bool = True
-    recognition: str = "auto"  # "auto": filter facts with the LLM when one is configured; "on"; "off"
+    recognition: Literal["auto", "on", "off"] = "auto"  # "auto": filter with the LLM when one is configured
 
     def apply(self, state: RetrievalState, ctx: RetrievalContext) -> dict[str, Any]:
         recognize = self.recognition == "on" or (self.recognition == "auto" and ctx.llm_spec is not None)
-        facts = self._link_facts(state, ctx, self.recognition_candidates if recognize else self.top_facts)
-        state.linked_facts = self._recognize(state, ctx, facts) if recognize else facts
+        candidates = self._link_facts(state, ctx, self.recognition_candidates if recognize else self.top_facts)
+        details: dict[str, Any] = {}
+        state.linked_facts = candidates
+        if recognize and candidates:
+            try:
+                state.linked_facts = self._recognize(state, ctx, candidates)
+            except HippoError as err:
+                ctx.warn_once("recognition", f"recognition filter failed ({err}); linking the top_facts most "
+                                             "similar facts, as without an LLM")
+                state.linked_facts = self._link_facts(state, ctx, self.top_facts)
+                details["recognition"] = f"failed, top_facts kept: {err}"
         state.linked_entities = self._link_entities(state, ctx)
+        state.levels["facts"] = Level.from_mapping("entity", _fact_entity_seeds(ctx, state.linked_facts))
+        state.levels["entities"] = Level.from_mapping(
+            "entity", {e.entity: e.score for e in state.linked_entities})
         snapshot = ctx.snapshot
         return {
-            "facts": [{"fact": snapshot.fact_text(i), "score": round(s, 4)} for i, s in state.linked_facts],
-            "dropped_by_recognition": len(facts) - len(state.linked_facts),
+            "queries": [q._asdict() for q in state.queries],
+            "facts": [{"fact": snapshot.fact_text(f.fact), "score": round(f.score, 4), "query": f.query}
+                      for f in state.linked_facts],
+            "dropped_by_recognition": len(candidates) - len(state.linked_facts) if recognize else 0,
+            **details,
             "entities": [
-                {"mention": m, "entity": snapshot.entity_names[e], "score": round(s, 4)}
-                for e, s, m in state.linked_entities
+                {"mention": e.mention, "entity": snapshot.entity_names[e.entity], "score": round(e.score, 4),
+                 "query": e.query}
+                for e in state.linked_entities
             ],
         }
 
-    def _link_facts(self, state: RetrievalState, ctx: RetrievalContext, count: int) -> list[tuple[int, float]]:
-        snapshot = ctx.snapshot
-        if not snapshot.fact_ids or count <= 0:
+    def _link_facts(self, state: RetrievalState, ctx: RetrievalContext, count: int) -> list[LinkedFact]:
+        if not ctx.snapshot.fact_ids or count <= 0:
             return []
-        scores = np.asarray(snapshot.fact_vectors @ ctx.encode_queries(state).T).max(axis=1)
+        scores = ctx.scores(state, "facts")
         normalized = min_max(scores)
-        return [(i, float(normalized[i])) for i, _ in rank_by_scores(scores, count)]
+        columns = ctx.similarities(state, "facts")
+        return [LinkedFact(i, float(normalized[i]), _best_query(state.queries, columns, i).text)
+                for i, _ in rank_by_scores(scores, count)]
 
-    def _recognize(
-        self, state: RetrievalState, ctx: RetrievalContext, facts: list[tuple[int, float]]
-    ) -> list[tuple[int, float]]:
-        if not facts:
-            return facts
+    def _recognize(self, state: RetrievalState, ctx: RetrievalContext, facts: list[LinkedFact]) -> list[LinkedFact]:
+        """The facts the LLM keeps for the question; HippoError when the filter fails."""
         from hippo.llm.recognition import filter_facts
 
         snapshot = ctx.snapshot
         triples = [
-            (snapshot.entity_names[snapshot.fact_subject[i]], snapshot.fact_relations[i],
-             snapshot.entity_names[snapshot.fact_object[i]])
-            for i, _ in facts
+            (snapshot.entity_names[snapshot.fact_subject[f.fact]], snapshot.fact_relations[f.fact],
+             snapshot.entity_names[snapshot.fact_object[f.fact]])
+            for f in facts
         ]
-        try:
-            kept = filter_facts(ctx.llm, state.question, triples)
-        except HippoError as err:
-            log.warning("recognition filter skipped: %s", err)
-            return facts
+        kept = filter_facts(ctx.llm, state.question, triples)
         return [facts[k] for k in kept if 0 <= k < len(facts)]
 
-    def _link_entities(self, state: RetrievalState, ctx: RetrievalContext) -> list[tuple[int, float, str]]:
-        doc = ctx.nlp(state.question)
-        linked: dict[int, tuple[float, str]] = {}
-        covered: set[int] = set()
+    def _link_entities(self, state: RetrievalState, ctx: RetrievalContext) -> list[LinkedEntity]:
+        linked: dict[int, LinkedEntity] = {}
+        for query in state.queries:
+            self._link_query_entities(query, ctx, linked)
+        return sorted(linked.values(), key=lambda e: -e.score)
+
+    def _link_query_entities(self, query: Query, ctx: RetrievalContext, linked: dict[int, LinkedEntity]) -> None:
+        """Adds the entities one query names (keeping, per entity, the best-scoring link)."""
+        doc = ctx.nlp(query.text)
+        covered: list[tuple[int, int]] = []
         if self.match_names:
-            for start, end, entity in _exact_name_matches(doc, ctx.snapshot.entity_index):
-                linked[entity] = (1.0, doc[start:end].text)
-                covered.update(range(start, end))
+            for start, end, entity in exact_name_matches(doc, ctx.snapshot.entity_index):
+                if query.weight >= linked.get(entity, _NONE).score:
+                    linked[entity] = LinkedEntity(entity, query.weight, query.text[start:end], query.text)
+                covered.append((start, end))
         mentions = [
             ent for ent in doc.ents
-            if ent.label_ not in _SKIPPED_LABELS and not covered.intersection(range(ent.start, ent.end))
+            if ent.label_ not in _SKIPPED_LABELS
+            and not any(ent.start_char < end and start < ent.end_char for start, end in covered)
         ]
-        names = [normalize_entity(ent.text) for ent in mentions]
-        names_and_text = [(n, ent.text) for n, ent in zip(names, mentions, strict=True) if n]
-        if names_and_text and ctx.snapshot.entity_ids:
-            vectors = ctx.encoder.encode([n for n, _ in names_and_text])
-            similarity = np.asarray(ctx.snapshot.entity_vectors @ vectors.T)
-            for column, (_, text) in enumerate(names_and_text):
-                best = int(np.argmax(similarity[:, column]))
-                score = float(similarity[best, column])
-                if score >= self.entity_threshold and score > linked.get(best, (0.0, ""))[0]:
-                    linked[best] = (score, text)
-        return [(e, s, m) for e, (s, m) in sorted(linked.items(), key=lambda item: -item[1][0])]
+        names_and_text = [(n, ent.text) for n, ent in ((normalize_entity(e.text), e) for e in mentions) if n]
+        if not names_and_text or not ctx.snapshot.entity_ids:
+            return
+        vectors = ctx.encoder.encode([n for n, _ in names_and_text])
+        similarity = np.asarray(ctx.snapshot.entity_vectors @ vectors.T)
+        for column, (_, text) in enumerate(names_and_text):
+            best = int(np.argmax(similarity[:, column]))
+            score = float(similarity[best, column])
+            if score >= self.entity_threshold and score * query.weight > linked.get(best, _NONE).score:
+                linked[best] = LinkedEntity(best, score * query.weight, text, query.text)
 
 
-def _exact_name_matches(doc: Any, entity_index: dict[str, int]) -> list[tuple[int, int, int]]:
-    """Non-overlapping (start, end, entity) token spans of `doc` that spell an entity name,
-    longest first; a span must hold a capitalized word or a number to count as a name."""
+_NONE = LinkedEntity(-1, 0.0, "", "")
+
+
+def _best_query(queries: list[Query], columns: list[np.ndarray], index: int) -> Query:
+    """The query whose weighted score decides item `index`'s combined score."""
+    return max(zip(queries, columns, strict=True), key=lambda pair: pair[0].weight * pair[1][index])[0]
+
+
+def _fact_entity_seeds(ctx: RetrievalContext, facts: list[LinkedFact]) -> dict[int, float]:
+    """Each entity of a linked fact, with the mean score of the linked facts it is part of."""
+    snapshot = ctx.snapshot
+    scores: dict[int, list[float]] = defaultdict(list)
+    for fact in facts:
+        for entity in (int(snapshot.fact_subject[fact.fact]), int(snapshot.fact_object[fact.fact])):
+            scores[entity].append(fact.score)
+    return {entity: float(np.mean(values)) for entity, values in scores.items()}
+
+
+def exact_name_matches(doc: Any, entity_index: dict[str, int]) -> list[tuple[int, int, int]]:
+    """Non-overlapping (start char, end char, entity) spans of a parsed query that spell a
+    known entity name, in any script: token spans first (longest first), then, in runs of
+    a script written without spaces (Chinese, Japanese, Thai...), substrings (longest first)."""
+    found = _token_name_matches(doc, entity_index)
+    taken = [False] * len(doc.text)
+    for start, end, _ in found:
+        taken[start:end] = [True] * (end - start)
+    for run in _UNSPACED.finditer(doc.text):
+        found.extend(_substring_name_matches(doc.text, run.start(), run.end(), entity_index, taken))
+    return found
+
+
+def _token_name_matches(doc: Any, entity_index: dict[str, int]) -> list[tuple[int, int, int]]:
+    """Token spans that spell an entity name; a span must hold a word that looks like a name."""
     found: list[tuple[int, int, int]] = []
     taken: set[int] = set()
     n = len(doc)
@@ -133,12 +189,35 @@ def _exact_name_matches(doc: Any, entity_index: dict[str, int]) -> list[tuple[in
                 continue
             entity = entity_index.get(normalize_entity(span.text))
             if entity is not None:
-                found.append((start, end, entity))
+                found.append((span.start_char, span.end_char, entity))
                 taken.update(range(start, end))
     return found
 
 
+def _substring_name_matches(
+    text: str, start: int, end: int, entity_index: dict[str, int], taken: list[bool]
+) -> list[tuple[int, int, int]]:
+    """Substrings of text[start:end] (two characters or more) that are entity names, longest
+    first, skipping and then marking characters in `taken`."""
+    found: list[tuple[int, int, int]] = []
+    for length in range(min(MAX_NAME_CHARS, end - start), 1, -1):
+        for left in range(start, end - length + 1):
+            right = left + length
+            if any(taken[left:right]):
+                continue
+            entity = entity_index.get(normalize_entity(text[left:right]))
+            if entity is not None:
+                found.append((left, right, entity))
+                taken[left:right] = [True] * length
+    return found
+
+
 def _looks_like_name(token: Any) -> bool:
-    """Capitalized (beyond sentence-initial capitals of ordinary words) or a number."""
+    """Capitalized (beyond sentence-initial capitals of ordinary words), a number, or a
+    word of a script without capitals (Arabic, Hebrew, Devanagari, CJK...)."""
     capitalized = token.text[:1].isupper() and (not token.is_sent_start or token.pos_ == "PROPN")
-    return capitalized or token.like_num
+    return capitalized or token.like_num or _caseless_word(token.text)
+
+
+def _caseless_word(text: str) -> bool:
+    return any(c.isalpha() for c in text) and not any(c.isupper() or c.islower() for c in text)

@@ -1,116 +1,125 @@
-"""`ppr`: seeds Personalized PageRank from the linked facts and entities and ranks passages.
+"""`ppr`: seeds Personalized PageRank from every memory level in the state and ranks passages.
 
-Entity nodes get the average score of the linked facts they take part in, plus the score of
-a direct question-entity link (optionally divided by how many passages mention the entity);
-every passage node gets its dense score, min-max normalized, times `passage_weight`. With
-nothing linked, the stage falls back to the dense ranking.
+The reset vector sums, over the state's levels (e.g. "facts" and "entities" from `link`, or
+a level a later stage adds), each seed's weight times its level's weight, on the level's
+snapshot node kind; `specificity` divides each node's seed by the number of passages that
+mention it. When no level seeds anything, the stage falls back to the dense ranking.
+Otherwise it adds the "passages" level: every passage node gets its dense score, min-max
+normalized, times `passage_weight`, so the question's own words still count.
 """
 
 from __future__ import annotations
 
 import time
-from collections import defaultdict
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import numpy as np
 
 import kernels
 from hippo.corpus import Passage
 from hippo.errors import HippoError
-from hippo.stages.base import RetrievalContext, RetrievalState, Stage, register_stage
-from hippo.stages.dense import rank_by_scores
-from hippo.stages.link import min_max
+from hippo.stages.context import RetrievalContext
+from hippo.stages.registry import register_stage
+from hippo.stages.scoring import min_max, rank_by_scores
+from hippo.stages.stage import Stage, setting
+from hippo.stages.state import Level, RetrievalState
+
+PASSAGE_LEVEL = "passages"
+TOP_NODES = 10
 
 
 @register_stage
+@dataclass
 class PPRStage(Stage):
-    """Ranks passages by their PPR probability from the question's seeds."""
+    """Ranks passages by their PPR probability from the state's seeds."""
 
     name = "ppr"
-    damping: float = 0.5
-    passage_weight: float = 0.05
+    damping: float = setting(0.5, gt=0, lt=1)
+    passage_weight: float = setting(0.05, ge=0)
     specificity: bool = False
-    candidates: int = 100
-    tol: float = 1e-6
-    precision: str = "float32"  # float32: 25% faster on the 2Wiki index, same top 10 as float64 at tol 1e-8
-    backend: str = "auto"
-
-    def entity_seeds(self, state: RetrievalState, ctx: RetrievalContext) -> dict[int, float]:
-        """Seed weight per entity index from the linked facts and entities."""
-        snapshot = ctx.snapshot
-        from_facts: dict[int, list[float]] = defaultdict(list)
-        for fact, score in state.linked_facts:
-            for entity in (int(snapshot.fact_subject[fact]), int(snapshot.fact_object[fact])):
-                from_facts[entity].append(score)
-        seeds = {e: float(np.mean(s)) * state.level_weights["facts"] for e, s in from_facts.items()}
-        for entity, score, _ in state.linked_entities:
-            seeds[entity] = seeds.get(entity, 0.0) + score * state.level_weights["entities"]
-        if self.specificity:
-            counts = snapshot.entity_passage_counts
-            seeds = {e: w / max(1, int(counts[e])) for e, w in seeds.items()}
-        return {e: w for e, w in seeds.items() if w > 0}
+    candidates: int = setting(100, ge=1)  # passages ranked (at least the caller's top_k)
+    tol: float = setting(1e-6, gt=0)
+    precision: Literal["float32", "float64"] = "float32"  # float32 keeps the top ranks of float64, faster
+    backend: Literal["auto", "cpu", "push", "triton"] = "auto"
 
     def personalization(self, state: RetrievalState, ctx: RetrievalContext) -> np.ndarray | None:
-        """The reset vector over all nodes, or None when no entity could be seeded."""
-        state.entity_seeds = self.entity_seeds(state, ctx)
-        if not state.entity_seeds:
-            return None
+        """The reset vector over all nodes (float64), or None when no level seeds a node."""
         snapshot = ctx.snapshot
-        offset = len(snapshot.passage_ids)
-        if self.precision not in ("float32", "float64"):
-            raise HippoError(f"stage 'ppr': precision must be 'float32' or 'float64', not {self.precision!r}")
-        vector = np.zeros(snapshot.node_count, dtype=self.precision)
-        for entity, weight in state.entity_seeds.items():
-            vector[offset + entity] = weight
-        dense = ctx.dense_scores(state)
-        if dense.size:
-            vector[:offset] = min_max(dense) * self.passage_weight * state.level_weights["passages"]
-        return vector
+        seeds = np.zeros(snapshot.node_count)
+        for name, level in state.levels.items():
+            if name != PASSAGE_LEVEL:
+                nodes = snapshot.node_offset(level.kind) + level.nodes
+                np.add.at(seeds, nodes, level.weights * state.level_weight(name))
+        if self.specificity:
+            seeds /= np.maximum(1, snapshot.mention_counts)
+        seeds[seeds < 0] = 0.0
+        if not seeds.any():
+            return None
+        passages = np.arange(len(snapshot.passage_ids))
+        dense = min_max(ctx.dense_scores(state)) * self.passage_weight
+        state.levels[PASSAGE_LEVEL] = Level("passage", passages, dense)
+        seeds[passages] += dense * state.level_weight(PASSAGE_LEVEL)
+        return seeds
 
     def apply(self, state: RetrievalState, ctx: RetrievalContext) -> dict[str, Any]:
         reset = self.personalization(state, ctx)
         if reset is None:
             return self._fallback(state, ctx)
-        scores = kernels.ppr(ctx.snapshot.adjacency, reset, damping=self.damping, tol=self.tol, backend=self.backend)
-        return self._rank(state, ctx, scores)
+        return self._rank(state, ctx, self._ppr(ctx, reset), reset)
 
     def run_batch(self, states: list[RetrievalState], ctx: RetrievalContext) -> list[RetrievalState]:
         """One batched kernel call for every question that has seeds."""
         started = time.perf_counter()
         resets = [self.personalization(state, ctx) for state in states]
         seeded = [i for i, r in enumerate(resets) if r is not None]
-        scores = (
-            kernels.ppr(ctx.snapshot.adjacency, np.column_stack([resets[i] for i in seeded]),
-                        damping=self.damping, tol=self.tol, backend=self.backend)
-            if seeded else None
-        )
+        scores = self._ppr(ctx, np.column_stack([resets[i] for i in seeded])) if seeded else None
         share = (time.perf_counter() - started) / max(1, len(states))
         columns = {i: c for c, i in enumerate(seeded)}
-        for i, state in enumerate(states):
-            details = (self._rank(state, ctx, scores[:, columns[i]]) if i in columns and scores is not None
-                       else self._fallback(state, ctx))
+        for i, (state, reset) in enumerate(zip(states, resets, strict=True)):
+            details = (self._rank(state, ctx, scores[:, columns[i]], reset)
+                       if reset is not None and scores is not None else self._fallback(state, ctx))
             self.record(state, {**details, "batched": len(states)}, share)
         return states
 
-    def _rank(self, state: RetrievalState, ctx: RetrievalContext, scores: np.ndarray) -> dict[str, Any]:
+    def _ppr(self, ctx: RetrievalContext, reset: np.ndarray) -> np.ndarray:
+        try:
+            return kernels.ppr(ctx.snapshot.adjacency, reset.astype(self.precision), damping=self.damping, tol=self.tol,
+                               backend=self.backend)
+        except ValueError as err:
+            raise HippoError(f"stage 'ppr': {err}") from None
+
+    def _rank(
+        self, state: RetrievalState, ctx: RetrievalContext, scores: np.ndarray, reset: np.ndarray
+    ) -> dict[str, Any]:
         snapshot = ctx.snapshot
         offset = len(snapshot.passage_ids)
-        state.ranking = rank_by_scores(np.asarray(scores[:offset]), self.candidates)
-        top_nodes = rank_by_scores(np.asarray(scores), 10)
+        state.ranking = rank_by_scores(np.asarray(scores[:offset]), max(self.candidates, state.top_k))
+        top_nodes = rank_by_scores(np.asarray(scores), TOP_NODES)
         passages = iter(ctx.passages([n for n, _ in top_nodes if n < offset]))
+        graph_seeds = rank_by_scores(reset[offset:], np.count_nonzero(reset[offset:]))
         return {
-            "seeds": {snapshot.entity_names[e]: round(w, 4) for e, w in
-                      sorted(state.entity_seeds.items(), key=lambda item: -item[1])},
+            "seeds": {snapshot.node_label(offset + n)[1]: round(w, 4) for n, w in graph_seeds},
+            "levels": {name: _level_summary(state, ctx, name, level) for name, level in state.levels.items()},
             "top_nodes": [
                 _passage_node(next(passages), snapshot.passage_ids[n], s) if n < offset
-                else {"node": snapshot.entity_names[n - offset], "kind": "entity", "score": round(s, 6)}
+                else {"node": snapshot.node_label(n)[1], "kind": snapshot.node_label(n)[0], "score": round(s, 6)}
                 for n, s in top_nodes
             ],
         }
 
     def _fallback(self, state: RetrievalState, ctx: RetrievalContext) -> dict[str, Any]:
-        state.ranking = rank_by_scores(ctx.dense_scores(state), self.candidates)
+        state.ranking = rank_by_scores(ctx.dense_scores(state), max(self.candidates, state.top_k))
         return {"fallback": "dense (no fact or entity linked)"}
+
+
+def _level_summary(state: RetrievalState, ctx: RetrievalContext, name: str, level: Level) -> dict[str, Any]:
+    """A level as the trace shows it: node kind, level weight, seed count, heaviest seeds."""
+    offset = ctx.snapshot.node_offset(level.kind)
+    return {
+        "kind": level.kind, "weight": state.level_weight(name), "seeds": int(np.count_nonzero(level.weights)),
+        "top": {ctx.snapshot.node_label(offset + n)[1]: round(w, 4) for n, w in level.top(5) if w},
+    }
 
 
 def _passage_node(passage: Passage | None, passage_id: str, score: float) -> dict[str, Any]:

@@ -3,27 +3,35 @@ scores (question, passage) pairs with a local sentence-transformers CrossEncoder
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import Any, Literal
 
 from hippo.errors import HippoError
-from hippo.stages.base import RetrievalContext, RetrievalState, Stage, register_stage
+from hippo.stages.context import RetrievalContext
+from hippo.stages.registry import register_stage
+from hippo.stages.stage import SettingError, Stage, setting
+from hippo.stages.state import RetrievalState
 
 
 @register_stage
+@dataclass
 class RerankStage(Stage):
     """Reorders the first `top_n` ranked passages."""
 
     name = "rerank"
-    method: str = "none"
-    model: str = ""
-    top_n: int = 20
+    method: Literal["none", "cross-encoder"] = "none"
+    model: str = ""  # a local sentence-transformers CrossEncoder folder, for method "cross-encoder"
+    top_n: int = setting(20, ge=1)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.method == "cross-encoder" and not self.model:
+            raise SettingError(self.name, "setting model = '': method 'cross-encoder' needs a local model folder")
 
     def apply(self, state: RetrievalState, ctx: RetrievalContext) -> dict[str, Any]:
         if self.method == "none":
             return {"method": "none"}
-        if self.method != "cross-encoder":
-            raise HippoError(f"stage 'rerank': method must be 'none' or 'cross-encoder', not {self.method!r}")
         head, tail = state.ranking[:self.top_n], state.ranking[self.top_n:]
         passages = ctx.passages([i for i, _ in head])
         pairs = [(state.question, f"{p.title}\n{p.text}" if p else "") for p in passages]
@@ -37,8 +45,6 @@ class RerankStage(Stage):
 def _cross_encoder(model: str) -> Any:
     from sentence_transformers import CrossEncoder
 
-    if not model:
-        raise HippoError("stage 'rerank': method 'cross-encoder' needs model = a local model folder")
     try:
         return CrossEncoder(model, device="cpu", local_files_only=True)
     except OSError:

@@ -1,0 +1,107 @@
+"""The loaded index and the lazily created models that all stages of a process share.
+
+Query vectors and similarities are cached in each question's state keyed by query text, so
+a query a stage appends is encoded and scored the next time any stage asks, and none is
+computed twice. Several queries' scores are combined by `scoring.combine_queries`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hippo.corpus import Passage
+from hippo.embed import Encoder
+from hippo.errors import HippoError
+from hippo.models import load_spacy
+from hippo.snapshot import GraphSnapshot, load_snapshot
+from hippo.stages.scoring import combine_queries
+from hippo.stages.state import RetrievalState
+from hippo.store import IndexStore
+
+log = logging.getLogger("hippo.stages")
+
+UNIT_VECTORS = {"passages": "passage_vectors", "facts": "fact_vectors", "entities": "entity_vectors"}
+
+
+class RetrievalContext:
+    """The loaded index and lazily created models shared by all stages of a process."""
+
+    def __init__(self, index_dir: Path, llm_spec: str | None = None, llm_model: str | None = None) -> None:
+        self.index_dir = Path(index_dir)
+        self.llm_spec = llm_spec
+        self.llm_model = llm_model
+        with IndexStore.open(self.index_dir) as store:
+            self.settings = store.settings
+        self.snapshot: GraphSnapshot = load_snapshot(self.index_dir)
+        self._warned: set[str] = set()
+        if not self.snapshot.passage_ids:
+            raise HippoError(f"the index has no passages; index some documents first: "
+                             f"`hippo index CORPUS --index {self.index_dir}`")
+
+    @cached_property
+    def encoder(self) -> Encoder:
+        return Encoder(self.settings.embedding_model)
+
+    @cached_property
+    def nlp(self) -> Any:
+        return load_spacy()
+
+    @cached_property
+    def llm(self) -> Any:
+        """The configured LLM client (raises hippo.llm.LLMUnavailable when it cannot be reached)."""
+        from hippo.llm import make_llm
+
+        return make_llm(self.llm_spec, self.llm_model, cache_path=self.index_dir / "llm_cache.sqlite")
+
+    def warn_once(self, key: str, message: str) -> None:
+        """Logs `message` as a warning the first time `key` comes up in this process's context."""
+        if key not in self._warned:
+            self._warned.add(key)
+            log.warning(message)
+
+    def passages(self, indices: Sequence[int]) -> list[Passage | None]:
+        """Passages by snapshot index; None for one deleted since the snapshot was written."""
+        ids = [self.snapshot.passage_ids[i] for i in indices]
+        with IndexStore.open(self.index_dir) as store:
+            found = {p.id: p for p in store.passages(ids)}
+        return [found.get(pid) for pid in ids]
+
+    def ranked_passages(self, state: RetrievalState) -> list[tuple[Passage, float]]:
+        """The first `state.top_k` ranked passages with their scores (deleted ones left out):
+        what the caller returns and the reader reads."""
+        ranked = state.ranking[:state.top_k]
+        found = self.passages([i for i, _ in ranked])
+        return [(p, score) for p, (_, score) in zip(found, ranked, strict=True) if p is not None]
+
+    def query_vectors(self, state: RetrievalState) -> np.ndarray:
+        """(queries, dim) embeddings of the state's queries; new query texts are encoded together."""
+        missing = list(dict.fromkeys(q.text for q in state.queries if ("vector", q.text) not in state.cache))
+        if missing:
+            for text, vector in zip(missing, self.encoder.encode(missing), strict=True):
+                state.cache["vector", text] = vector
+        return np.stack([state.cache["vector", q.text] for q in state.queries])
+
+    def similarities(self, state: RetrievalState, units: str) -> list[np.ndarray]:
+        """Per query, the cosine of every unit ("passages", "facts" or "entities") to it."""
+        missing = list(dict.fromkeys(q.text for q in state.queries if (units, q.text) not in state.cache))
+        if missing:
+            self.query_vectors(state)
+            vectors = np.stack([state.cache["vector", text] for text in missing])
+            scores = np.asarray(getattr(self.snapshot, UNIT_VECTORS[units]) @ vectors.T)
+            for column, text in enumerate(missing):
+                state.cache[units, text] = scores[:, column]
+        return [state.cache[units, q.text] for q in state.queries]
+
+    def scores(self, state: RetrievalState, units: str) -> np.ndarray:
+        """Every unit's score against all the state's queries (weighted max, see `scoring`)."""
+        return combine_queries(self.similarities(state, units), [q.weight for q in state.queries])
+
+    def dense_scores(self, state: RetrievalState) -> np.ndarray:
+        """Every passage's dense score against the state's queries."""
+        return self.scores(state, "passages")
