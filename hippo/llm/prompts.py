@@ -149,19 +149,23 @@ def gist_messages(text: str) -> list[Message]:
     return [{"role": "system", "content": _GIST_SYSTEM}, {"role": "user", "content": text}]
 
 
-def reader_messages(question: str, passages: Sequence[tuple[str, str]]) -> list[Message]:
+def reader_messages(
+    question: str, passages: Sequence[tuple[str, str]], hints: Sequence[str] = ()
+) -> list[Message]:
     """The reader: a brief answer to `question` from numbered (title, text) passages, with citations
-    (one worked example first: small models copy its shape, answer then citations)."""
+    (one worked example first: small models copy its shape, answer then citations); `hints`
+    follow the question."""
     return [
         {"role": "system", "content": _READER_SYSTEM},
         {"role": "user", "content": _reader_input(_READER_EXAMPLE_QUESTION, _READER_EXAMPLE_PASSAGES)},
         {"role": "assistant", "content": _READER_EXAMPLE_ANSWER},
-        {"role": "user", "content": _reader_input(question, passages)},
+        {"role": "user", "content": _reader_input(question, passages, hints)},
     ]
 
 
-def _reader_input(question: str, passages: Sequence[tuple[str, str]]) -> str:
+def _reader_input(question: str, passages: Sequence[tuple[str, str]], hints: Sequence[str] = ()) -> str:
     listing = "\n\n".join(
         f"[{i}] {passage_prompt(title, text)}" for i, (title, text) in enumerate(passages, start=1)
     )
-    return f"Passages:\n{listing}\n\nQuestion: {question}\nAnswer:"
+    hint = "".join(f"\nHint: {h}" for h in hints)
+    return f"Passages:\n{listing}\n\nQuestion: {question}{hint}\nAnswer:"

@@ -25,9 +25,11 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
+from hippo.config import IndexSettings
 from hippo.corpus import Passage, split_sentences
 from hippo.embed import Encoder
 from hippo.errors import HippoError, IndexFormatError
@@ -80,6 +82,12 @@ class GlobalMemory:
         return [self.pieces[i] for i in sorted(chosen)]
 
 
+def check_mode(mode: str | None) -> None:
+    """HippoError naming the allowed modes unless `mode` is one of them (or None: keep)."""
+    if mode is not None and mode not in MEMORY_MODES:
+        raise HippoError(f"--memory {mode!r} is not a memory mode; use one of {', '.join(MEMORY_MODES)}")
+
+
 def memory_path(index_dir: Path) -> Path:
     return Path(index_dir) / MEMORY_FILE
 
@@ -124,6 +132,23 @@ class MemoryReport:
         return f"{self.mode} memory of {self.pieces} pieces ({self.written} written)"
 
 
+def update_global_memory(
+    index_dir: Path, store: IndexStore, settings: IndexSettings, mode: str | None, llm_options: dict[str, Any],
+) -> str:
+    """The indexer's hook: `refresh_memory` with the index's encoder and, for ``gist``, the
+    LLM of `llm_options` (`llm`, `llm_model`, `cache_path`, as for LLM OpenIE); its summary."""
+
+    def make_llm() -> LLM:
+        from hippo.llm import make_llm as make
+
+        return make(llm_options.get("llm"), llm_options.get("llm_model"), cache_path=llm_options.get("cache_path"))
+
+    def make_encoder() -> Encoder:
+        return Encoder(settings.embedding_model, settings.embed_batch_size)
+
+    return refresh_memory(index_dir, store, mode, make_encoder, make_llm).summary()
+
+
 def refresh_memory(
     index_dir: Path, store: IndexStore, mode: str | None, make_encoder: Callable[[], Encoder],
     make_llm: Callable[[], LLM] | None = None,
@@ -133,9 +158,8 @@ def refresh_memory(
     `mode` None keeps the mode the index has (``extractive`` for a new index). The encoder and,
     for ``gist``, the LLM are made only when some piece needs writing.
     """
+    check_mode(mode)
     mode = mode or stored_mode(index_dir) or DEFAULT_MODE
-    if mode not in MEMORY_MODES:
-        raise HippoError(f"--memory {mode!r} is not a memory mode; use one of {', '.join(MEMORY_MODES)}")
     path = memory_path(index_dir)
     if mode == "none":
         if stored_mode(index_dir) != "none":
