@@ -53,23 +53,37 @@ def test_extractive_memory_names_central_entities_facts_and_sentences(index_copy
     assert {pid for piece in memory.pieces for pid in piece.passage_ids} == passages
 
 
-def test_memory_updates_only_pieces_that_changed(corpus_copy: Path, tmp_path: Path, encoder: Encoder) -> None:
+def test_indexing_updates_only_memory_pieces_that_changed(corpus_copy: Path, tmp_path: Path) -> None:
     from hippo.indexer import Indexer
 
     index = tmp_path / "edited"
-    Indexer(index, quiet=True).run([corpus_copy])
-    first = _refresh(index, "extractive", encoder)
-    assert _refresh(index, None, encoder).written == 0
+    first = Indexer(index, quiet=True).run([corpus_copy])
+    assert first.global_memory == "extractive memory of 3 pieces (3 written)"  # one per sample file
+    assert first.summary().endswith("; extractive memory of 3 pieces (3 written)")
     before = load_memory(index)
+    assert Indexer(index, quiet=True).run([corpus_copy]).global_memory.endswith("(0 written)")
     notes = corpus_copy / "travel-notes.md"
     notes.write_text(notes.read_text(encoding="utf-8") + "\n\nThe ferry to Dunmore leaves at dawn.\n", encoding="utf-8")
-    Indexer(index, quiet=True).run([corpus_copy])
-    again = _refresh(index, None, encoder)
+    assert Indexer(index, quiet=True).run([corpus_copy]).global_memory.endswith("(1 written)")
     after = load_memory(index)
     assert before is not None and after is not None
-    assert again.pieces == first.pieces and 1 <= again.written < first.pieces
-    assert len({p.id for p in after.pieces} - {p.id for p in before.pieces}) == again.written
-    assert any("ferry to Dunmore" in p.text or "dunmore" in p.text for p in after.pieces)
+    changed = [p for p in after.pieces if p.id not in {old.id for old in before.pieces}]
+    assert len(changed) == 1 and changed[0].text.startswith("Topics: Travel notes from the east coast")
+
+
+def test_index_memory_option_switches_modes(corpus_copy: Path, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from hippo.cli import main
+
+    index = tmp_path / "cli"
+    none = CliRunner().invoke(main, ["index", str(corpus_copy), "--index", str(index), "--memory", "none", "-q"])
+    assert none.exit_code == 0, none.output
+    assert none.output.strip().endswith("; no global memory") and stored_mode(index) == "none"
+    again = CliRunner().invoke(main, ["index", str(corpus_copy), "--index", str(index), "--memory", "extractive"])
+    assert again.output.strip().endswith("; extractive memory of 3 pieces (3 written)")
+    bad = CliRunner().invoke(main, ["index", str(corpus_copy), "--index", str(index), "--memory", "gists"])
+    assert bad.exit_code == 2 and "'gists' is not one of 'gist', 'extractive', 'none'" in bad.output
 
 
 def test_memory_none_is_kept_until_asked_otherwise(index_copy: Path, encoder: Encoder) -> None:

@@ -114,8 +114,16 @@ def _print_trace_entry(entry: dict[str, Any]) -> None:
 
 
 def _inline(mapping: dict[str, Any]) -> str:
-    """k=v, k=v (a nested mapping in parentheses)."""
-    return ", ".join(f"{k}=({_inline(v)})" if isinstance(v, dict) else f"{k}={v}" for k, v in mapping.items())
+    """k=v, k=v (a nested mapping in parentheses, a nested list of mappings in brackets)."""
+    return ", ".join(f"{k}={_inline_value(v)}" for k, v in mapping.items())
+
+
+def _inline_value(value: Any) -> str:
+    if isinstance(value, dict):
+        return f"({_inline(value)})"
+    if isinstance(value, list) and value and all(isinstance(item, dict) for item in value):
+        return "[" + "; ".join(_inline(item) for item in value) + "]"
+    return str(value)
 
 
 def _write_neo4j(hippo: Hippo, results: list[Answer]) -> None:
