@@ -116,3 +116,29 @@ def test_unreadable_memory_is_a_one_line_error(index_copy: Path) -> None:
     (index_copy / MEMORY_FILE).write_bytes(b"not a zip")
     with pytest.raises(HippoError, match=r"global memory unreadable .*re-run `hippo index`"):
         load_memory(index_copy)
+
+
+def test_gist_memory_is_written_by_the_llm_once(corpus_copy: Path, tmp_path: Path) -> None:
+    import json
+
+    from hippo.api import Hippo
+    from tests.llm_server import ScriptedAPI
+
+    api = ScriptedAPI()
+    try:
+        for number in range(3):
+            api.reply(f"Gist {number}: Thomas Keel built the Marlow Viaduct.")
+        index = tmp_path / "gist"
+        report = Hippo(index, llm=api.url).index([corpus_copy], global_memory="gist")
+        assert report.global_memory == "gist memory of 3 pieces (3 written)"
+        memory = load_memory(index)
+        assert memory is not None and memory.mode == "gist"
+        assert sorted(p.text for p in memory.pieces) == [f"Gist {n}: Thomas Keel built the Marlow Viaduct."
+                                                         for n in range(3)]
+        assert all("dense gist" in json.dumps(r["messages"]) for r in api.requests)
+        asked = len(api.requests)
+        assert Hippo(index).index([corpus_copy], global_memory="extractive").global_memory.endswith("(3 written)")
+        back = Hippo(index, llm=api.url).index([corpus_copy], global_memory="gist")
+        assert back.global_memory.endswith("(3 written)") and len(api.requests) == asked  # from the LLM cache
+    finally:
+        api.close()
