@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from hippo.graph import FACT_EDGE, MENTION_EDGE, SYNONYM_EDGE
+from hippo.memory.global_memory import memory_summary
 from hippo.snapshot import load_snapshot, snapshot_exists
 from hippo.store import IndexStore
 
@@ -36,6 +37,7 @@ def index_stats(root: Path) -> dict[str, object]:
         "extraction_repairs": counts["extraction_repairs"],
         "embedding_model": settings.embedding_model,
         "extractor": settings.extractor,
+        "global_memory": memory_summary(root),
         "index_bytes": sum(p.stat().st_size for p in root.rglob("*") if p.is_file()),
         "up_to_date": not dirty,
     })

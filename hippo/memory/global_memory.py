@@ -132,6 +132,15 @@ class MemoryReport:
         return f"{self.mode} memory of {self.pieces} pieces ({self.written} written)"
 
 
+def memory_summary(index_dir: Path) -> str:
+    """`hippo stats`'s line: the memory's mode, pieces and size ("not built" before any)."""
+    mode = stored_mode(index_dir)
+    memory = load_memory(index_dir) if mode not in (None, "none") else None
+    if memory is None:
+        return mode or "not built"
+    return f"{mode}, {len(memory.pieces)} pieces, {memory_path(index_dir).stat().st_size / 1024:.0f} KiB"
+
+
 def update_global_memory(
     index_dir: Path, store: IndexStore, settings: IndexSettings, mode: str | None, llm_options: dict[str, Any],
 ) -> str:
