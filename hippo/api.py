@@ -15,6 +15,7 @@ from hippo.errors import HippoError
 from hippo.indexer import SESSIONS_DIR, Indexer, IndexReport
 from hippo.llm.cache import default_cache_path
 from hippo.llm.factory import check_llm_spec
+from hippo.memory.global_memory import check_mode
 from hippo.memory.sessions import SessionPassage
 from hippo.pipeline import DEFAULT_PIPELINE, DEFAULT_TOP_K, Pipeline, load_pipeline
 from hippo.stages import RetrievalContext, RetrievalState
@@ -102,11 +103,15 @@ class Hippo:
         self._context: RetrievalContext | None = None
         self._pipelines: dict[str, Pipeline] = {}
 
-    def index(self, sources: Iterable[str | Path | Document]) -> IndexReport:
+    def index(self, sources: Iterable[str | Path | Document], global_memory: str | None = None) -> IndexReport:
         """Indexes files and folders, and in-memory documents given as {"title", "text"} dicts
         (one passage each, like JSONL records). The documents of one call replace those of the
         previous call that gave any: the same ones again change nothing. Warnings go to stderr
-        and into the report; LLM OpenIE responses are cached in the index directory."""
+        and into the report; LLM OpenIE responses are cached in the index directory.
+
+        `global_memory` ("extractive", "gist" with the LLM, "none") sets the index's MemoRAG
+        memory for the `clues` stage; None keeps the index's ("extractive" for a new one)."""
+        check_mode(global_memory)
         paths: list[Path] = []
         documents: list[Document] = []
         for source in sources:
@@ -116,7 +121,7 @@ class Hippo:
                 paths.append(Path(source))
         options = {"llm": self.llm, "llm_model": self.llm_model, "cache_path": default_cache_path(self.index_dir)}
         indexer = Indexer(self.index_dir, self.settings, quiet=self.quiet, extractor_options=options,
-                          workers=self.workers)
+                          workers=self.workers, global_memory=global_memory)
         report = indexer.run(paths, documents or None)
         self._context = None
         return report

@@ -222,3 +222,18 @@ def test_server_password_is_on_no_command_line(server: Neo4jServer) -> None:
             shown.append(b" ".join(args)[:200].decode(errors="replace"))
     assert shown == [], "the Neo4j password is visible to `ps`"
     assert (SERVER_STATE / "server" / "env").stat().st_mode & 0o077 == 0  # where `status` reads it: owner only
+
+
+def test_ask_memorag_writes_its_clues_as_clue_nodes(server: Neo4jServer, pushed: Path) -> None:
+    question = QUESTION  # two hops: the graph clue names the bridge, Dunmore
+    for _ in range(2):  # asking again replaces the clues
+        result = _cli(server, "ask", question, "--index", str(pushed), "--retrieve-only", "--explain", "--neo4j",
+                      "--pipeline", "memorag")
+        assert result.exit_code == 0, result.output
+    rows = server.query(
+        "MATCH (:Query {text: $text})-[:CLUE]->(c:Clue) OPTIONAL MATCH (c)-[r:RETRIEVED]->(p:Passage) "
+        "RETURN c.text AS text, c.source AS source, r.rank AS rank, p.title AS title ORDER BY rank", text=question,
+    )
+    assert {r["text"] for r in rows} == {"Who designed the lighthouse in the town where Dunmore was born?"}
+    assert rows[0]["source"].startswith("graph: ") and rows[0]["title"] == "Dunmore"
+    assert [r["rank"] for r in rows] == [1, 2, 3]

@@ -39,6 +39,7 @@ def test_readme_api_example(
     printed = capsys.readouterr().out
     assert "22 passages extracted" in printed and "Thomas Keel" in printed
     assert "1 file (1 new/changed, 0 unchanged, 0 removed); 1 passages extracted" in printed
+    assert "Who designed the lighthouse in the town where Dunmore was born? <- graph: " in printed  # a clue
     assert printed.splitlines()[-1] == "Ivy Marsh"  # the in-memory document is retrievable
     assert (tmp_path / "example-index" / "index.sqlite").is_file()
 
