@@ -90,7 +90,7 @@ def test_installed_packages_register_stages_by_entry_point(
          "stage 2 (my_missing_module:Stage): stage type 'my_missing_module:Stage': cannot import my_missing_module"),
         ('type = "hippo.errors:HippoError"', "stage 2 (hippo.errors:HippoError): stage hippo.errors:HippoError: "
                                              "not a subclass of hippo.stages.Stage"),
-        ('type = "teleport"', "stage 2 (teleport): unknown stage 'teleport'; known stages: dense, filter, fuse, link, "
+        ('type = "teleport"', "stage 2 (teleport): unknown stage 'teleport'; known stages: clues, dense, filter, fuse, link, "
                               "ppr, read, rerank, route"),
     ],
 )
