@@ -30,6 +30,8 @@ from hippo.embed import Encoder, text_key
 from hippo.errors import HippoError
 from hippo.extract import Extraction, Extractor, get_extractor
 from hippo.graph import build_edges, derive_records, synonym_pairs
+from hippo.memory.build import update_memory
+from hippo.memory.global_memory import update_global_memory
 from hippo.progress import progress_bar
 from hippo.progress import warn as progress_warn
 from hippo.snapshot import GraphSnapshot, pack_passages, save_snapshot, snapshot_exists
@@ -39,6 +41,7 @@ MEMORY_PREFIX = "memory:"  # id prefix of documents given in memory rather than 
 EXTRACT_BATCH = 128
 PARALLEL_MIN_PASSAGES = 1000  # below this, starting worker processes costs more than it saves
 EMBED_CHUNK = 2048
+SESSIONS_DIR = "sessions"  # the folder inside an index where `Hippo.add_session` saves sessions
 
 
 @dataclass
@@ -55,6 +58,7 @@ class IndexReport:
     extraction_failures: int = 0
     strings_embedded: int = 0
     graph_rebuilt: bool = False
+    global_memory: str = ""  # what the global memory update did (hippo.memory.global_memory)
     seconds: dict[str, float] = field(default_factory=dict)
 
     def summary(self) -> str:
@@ -69,6 +73,8 @@ class IndexReport:
             it = "it" if self.extraction_failures == 1 else "them"
             parts.append(f"{_count(self.extraction_failures, 'passage')} failed extraction (a re-run retries {it})")
         parts.append("graph rebuilt" if self.graph_rebuilt else "graph up to date")
+        if self.global_memory:
+            parts.append(self.global_memory)
         return "; ".join(parts)
 
 
@@ -93,9 +99,11 @@ class Indexer:
         extractor_options: dict[str, Any] | None = None,
         warn: Callable[[str], None] | None = None,
         workers: int = 1,
+        global_memory: str | None = None,
     ) -> None:
         self.index_dir = Path(index_dir)
         self.workers = workers
+        self.global_memory = global_memory  # gist, extractive, none; None keeps the index's
         self.requested = settings
         self.quiet = quiet
         self.extractor_options = extractor_options or {}
@@ -125,14 +133,21 @@ class Indexer:
             self._extract(store, settings, report)
             if store.dirty or not snapshot_exists(self.index_dir):
                 self._rebuild(store, settings, report)
+            report.seconds["memory"] = update_memory(self.index_dir, store, settings, self.extractor_options,
+                                                     self.warn).seconds
+            started = time.perf_counter()
+            report.global_memory = update_global_memory(self.index_dir, store, settings, self.global_memory,
+                                                        self.extractor_options)
+            report.seconds["global_memory"] = time.perf_counter() - started
         return report
 
     # -- files ------------------------------------------------------------------------------
 
     def _outside_index(self, files: list[SourceFile]) -> list[SourceFile]:
-        """Drops files inside the index directory (an index kept in the corpus folder)."""
-        own = self.index_dir.resolve()
-        return [f for f in files if not f.path.is_relative_to(own)]
+        """Drops files inside the index directory (an index kept in the corpus folder), except
+        the sessions `Hippo.add_session` saved there."""
+        own, inbox = self.index_dir.resolve(), self.index_dir.resolve() / SESSIONS_DIR
+        return [f for f in files if f.path.is_relative_to(inbox) or not f.path.is_relative_to(own)]
 
     def _sync_files(
         self, store: IndexStore, root: Path, files: list[SourceFile], settings: IndexSettings,

@@ -9,6 +9,8 @@ import numpy as np
 
 from hippo.errors import IndexFormatError
 from hippo.graph import FACT_EDGE, MENTION_EDGE, SYNONYM_EDGE
+from hippo.memory.global_memory import memory_summary
+from hippo.memory.store import memory_counts
 from hippo.snapshot import GraphSnapshot, current_generation, load_snapshot
 from hippo.store import IndexStore, writer_active
 
@@ -40,12 +42,14 @@ def index_stats(root: Path) -> dict[str, object]:
             "edges": int(kinds.sum()),
             "searchable_passages": len(snapshot.passage_ids),
         })
+    stats.update(memory_counts(root))
     state = problem or update_state(root, snapshot, dirty)
     stats.update({
         "passages_without_triples": counts["passages_without_triples"],
         "extraction_repairs": counts["extraction_repairs"],
         "embedding_model": settings.embedding_model,
         "extractor": settings.extractor,
+        "global_memory": memory_summary(root),
         "index_bytes": sum(p.stat().st_size for p in root.rglob("*") if p.is_file()),
         "up_to_date": state == UP_TO_DATE,
         "state": state,

@@ -345,6 +345,10 @@ class IndexStore:
         """(document id, passage id) pairs for every live passage."""
         return list(self._conn.execute("SELECT DISTINCT doc_id, passage_id FROM doc_passages"))
 
+    def document_passages(self) -> list[tuple[str, str]]:
+        """(document id, passage id) of every document's passages, in document then reading order."""
+        return list(self._conn.execute("SELECT doc_id, passage_id FROM doc_passages ORDER BY doc_id, position"))
+
     def documents(self) -> list[DocumentRecord]:
         rows = self._conn.execute("SELECT id, title, sha256, size, mtime_ns FROM documents ORDER BY id")
         return [DocumentRecord(*r) for r in rows]

@@ -85,9 +85,9 @@ def test_index_command_goes_through_the_api(tmp_path: Path, monkeypatch: pytest.
     calls: list[tuple[Path, list[object]]] = []
     real = api.Hippo.index
 
-    def spy(self: Hippo, sources: list[object]) -> object:
+    def spy(self: Hippo, sources: list[object], global_memory: str | None = None) -> object:
         calls.append((self.index_dir, list(sources)))
-        return real(self, sources)
+        return real(self, sources, global_memory)
 
     monkeypatch.setattr(api.Hippo, "index", spy)
     corpus = tmp_path / "a.txt"

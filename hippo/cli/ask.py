@@ -114,18 +114,30 @@ def _print_trace_entry(entry: dict[str, Any]) -> None:
 
 
 def _inline(mapping: dict[str, Any]) -> str:
-    """k=v, k=v (a nested mapping in parentheses)."""
-    return ", ".join(f"{k}=({_inline(v)})" if isinstance(v, dict) else f"{k}={v}" for k, v in mapping.items())
+    """k=v, k=v (a nested mapping in parentheses, a nested list of mappings in brackets)."""
+    return ", ".join(f"{k}={_inline_value(v)}" for k, v in mapping.items())
+
+
+def _inline_value(value: Any) -> str:
+    if isinstance(value, dict):
+        return f"({_inline(value)})"
+    if isinstance(value, list) and value and all(isinstance(item, dict) for item in value):
+        return "[" + "; ".join(_inline(item) for item in value) + "]"
+    return str(value)
 
 
 def _write_neo4j(hippo: Hippo, results: list[Answer]) -> None:
     from hippo.neo4j import Neo4jConfig, write_query_trace
+    from hippo.neo4j.trace import Clue
 
     config = Neo4jConfig.from_env()
     snapshot = hippo.context.snapshot
     name_to_id = {name: snapshot.entity_ids[i] for name, i in snapshot.entity_index.items()}
     for result in results:
-        ppr = next((t for t in result.trace if t["stage"] == "ppr"), {})
+        ppr = next((t for t in reversed(result.trace) if t["stage"] == "ppr"), {})  # the last round's
         seeds = {name_to_id[n]: w for n, w in ppr.get("seeds", {}).items() if n in name_to_id}
         ranked = [(p.id, rank, p.score) for rank, p in enumerate(result.passages, 1)]
-        write_query_trace(config, result.question, seeds, ranked)
+        clues = [Clue(c["text"], c["weight"], c["source"],
+                      [(hit["id"], rank, hit["score"]) for rank, hit in enumerate(c["retrieved"], 1)])
+                 for t in result.trace if t["stage"] == "clues" for c in t["clues"]]
+        write_query_trace(config, result.question, seeds, ranked, clues)

@@ -21,6 +21,7 @@ from hippo.cli.options import (
 from hippo.config import IndexSettings
 from hippo.errors import HippoError
 from hippo.extract import extractor_names
+from hippo.memory.global_memory import MEMORY_MODES
 from hippo.models import BUNDLED_EMBEDDING_MODEL
 from hippo.stats import index_stats
 from hippo.store import DB_NAME, IndexStore
@@ -45,6 +46,9 @@ from hippo.store import DB_NAME, IndexStore
               help="Cosine similarity needed for a synonymy edge (default 0.8).")
 @click.option("--title-edge-weight", type=click.FloatRange(0.0, min_open=True), default=None,
               help="Weight of the edge from a passage to its own title entity (default 10; others weigh 1).")
+@click.option("--memory", "global_memory", type=click.Choice(MEMORY_MODES), default=None,
+              help="Global memory for the MemoRAG `clues` stage: extractive (default for a new index; no LLM), "
+                   "gist (written by --llm) or none. Default: what the index has.")
 @workers_option
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars (warnings and the summary still print).")
 @json_option
@@ -52,7 +56,7 @@ def index_command(
     paths: tuple[Path, ...], index_dir: Path | None, extractor: str | None, embedding_model: str | None,
     llm: str | None, llm_model: str | None, chunk_words: int | None,
     chunk_overlap: int | None, synonymy_k: int | None, synonymy_threshold: float | None,
-    title_edge_weight: float | None, workers: int | None, quiet: bool, as_json: bool,
+    title_edge_weight: float | None, global_memory: str | None, workers: int | None, quiet: bool, as_json: bool,
 ) -> None:
     """Index PATHS (folders searched recursively for .txt .md .json .jsonl, or single files).
 
@@ -67,7 +71,7 @@ def index_command(
     root = resolve_index(index_dir)
     hippo = Hippo(root, llm=llm, llm_model=llm_model, settings=_requested_settings(root, overrides),
                   quiet=quiet or as_json, workers=resolve_workers(workers))
-    report = hippo.index(list(paths))
+    report = hippo.index(list(paths), global_memory=global_memory)
     click.echo(json.dumps(asdict(report), indent=2) if as_json else report.summary())
 
 

@@ -33,6 +33,17 @@ FILTER_SCHEMA = {
     "additionalProperties": False,
 }
 
+CLUES_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "spans": {"type": "array", "items": {"type": "string"}},
+        "questions": {"type": "array", "items": {"type": "string"}},
+        "answer": {"type": "string"},
+    },
+    "required": ["spans", "questions", "answer"],
+    "additionalProperties": False,
+}
+
 _NER_SYSTEM = (
     "Extract the named entities from the paragraph: people, places, organizations, works, events, "
     "dates and other specific names. Reply with JSON: {\"named_entities\": [...]}."
@@ -67,6 +78,17 @@ _READER_SYSTEM = (
     "say that you do not know."
 )
 
+_CLUES_SYSTEM = (
+    "You have read a corpus; the memory below holds what you remember of it. To help a search engine "
+    "find the passages that answer the question, write: `spans`, sentences of the corpus you recall that "
+    "bear on the question; `questions`, more specific questions whose answers lead to the answer (one per "
+    "step of reasoning); `answer`, your best guess at the answer (\"\" if you have none). Reply with JSON: "
+    "{\"spans\": [...], \"questions\": [...], \"answer\": \"...\"}."
+)
+_GIST_SYSTEM = (
+    "Write a dense gist of the text for later recall: keep every person, place, organization, work and "
+    "date it names and how they relate. Reply with the gist only, at most 150 words."
+)
 
 _READER_EXAMPLE_PASSAGES = (
     ("Oskar", "Oskar is a mill town founded in 1852 by the fur trader Paul Ivers."),
@@ -114,19 +136,36 @@ def filter_messages(question: str, facts: Sequence[tuple[str, str, str]]) -> lis
     ]
 
 
-def reader_messages(question: str, passages: Sequence[tuple[str, str]]) -> list[Message]:
+def clue_messages(question: str, memory: str) -> list[Message]:
+    """MemoRAG clues: spans, surrogate questions and a draft answer for `question` from `memory`."""
+    return [
+        {"role": "system", "content": _CLUES_SYSTEM},
+        {"role": "user", "content": f"Memory:\n{memory}\n\nQuestion: {question}"},
+    ]
+
+
+def gist_messages(text: str) -> list[Message]:
+    """MemoRAG-lite's global memory: the gist of one piece of the corpus."""
+    return [{"role": "system", "content": _GIST_SYSTEM}, {"role": "user", "content": text}]
+
+
+def reader_messages(
+    question: str, passages: Sequence[tuple[str, str]], hints: Sequence[str] = ()
+) -> list[Message]:
     """The reader: a brief answer to `question` from numbered (title, text) passages, with citations
-    (one worked example first: small models copy its shape, answer then citations)."""
+    (one worked example first: small models copy its shape, answer then citations); `hints`
+    follow the question."""
     return [
         {"role": "system", "content": _READER_SYSTEM},
         {"role": "user", "content": _reader_input(_READER_EXAMPLE_QUESTION, _READER_EXAMPLE_PASSAGES)},
         {"role": "assistant", "content": _READER_EXAMPLE_ANSWER},
-        {"role": "user", "content": _reader_input(question, passages)},
+        {"role": "user", "content": _reader_input(question, passages, hints)},
     ]
 
 
-def _reader_input(question: str, passages: Sequence[tuple[str, str]]) -> str:
+def _reader_input(question: str, passages: Sequence[tuple[str, str]], hints: Sequence[str] = ()) -> str:
     listing = "\n\n".join(
         f"[{i}] {passage_prompt(title, text)}" for i, (title, text) in enumerate(passages, start=1)
     )
-    return f"Passages:\n{listing}\n\nQuestion: {question}\nAnswer:"
+    hint = "".join(f"\nHint: {h}" for h in hints)
+    return f"Passages:\n{listing}\n\nQuestion: {question}{hint}\nAnswer:"

@@ -34,10 +34,12 @@ class ReaderAnswer:
 
 
 def answer(
-    llm: LLM, question: str, passages: Sequence[tuple[str, str]], *, max_tokens: int = 128
+    llm: LLM, question: str, passages: Sequence[tuple[str, str]], *, hints: Sequence[str] = (),
+    max_tokens: int = 128,
 ) -> ReaderAnswer:
-    """Answers `question` from (title, text) `passages`, its citations checked (see the module doc)."""
-    text = llm.generate([reader_messages(question, passages)], max_tokens=max_tokens)[0]
+    """Answers `question` from (title, text) `passages`, its citations checked (see the module doc);
+    `hints` (e.g. a MemoRAG draft answer) are shown after the question."""
+    text = llm.generate([reader_messages(question, passages, hints)], max_tokens=max_tokens)[0]
     return check_citations(_ANSWER_PREFIX.sub("", text).strip(), passages)
 
 

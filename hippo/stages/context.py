@@ -72,8 +72,13 @@ class RetrievalContext:
         return [self.snapshot.passage(i) for i in indices]
 
     def ranked_passages(self, state: RetrievalState) -> list[tuple[Passage, float]]:
-        """The first `state.top_k` ranked passages with their scores: what the caller returns
-        and the reader reads."""
+        """The first `state.top_k` ranked passages with their scores (deleted ones left out):
+        what the caller returns and the reader reads. On a conversation index they are the
+        first `top_k` sessions of the ranking, each one passage of its turns."""
+        from hippo.memory.sessions import conversation_sessions
+
+        if (sessions := conversation_sessions(self, state)) is not None:
+            return sessions
         ranked = state.ranking[:state.top_k]
         return list(zip(self.passages([i for i, _ in ranked]), [score for _, score in ranked], strict=True))
 

@@ -33,7 +33,7 @@ class ReadStage(Stage):
             state.note = "no passage was retrieved, so there is nothing to answer from"
             return {"answered": False}
         try:
-            result = answer(ctx.llm, state.question, [(p.title, p.text) for p in passages])
+            result = answer(ctx.llm, state.question, [(p.title, p.text) for p in passages], hints=state.hints)
         except HippoError as err:
             state.note = f"no generated answer: {err}"
             return {"answered": False, "reason": str(err)}

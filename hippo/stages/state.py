@@ -80,6 +80,7 @@ class RetrievalState:
     linked_facts: list[LinkedFact] = field(default_factory=list)
     linked_entities: list[LinkedEntity] = field(default_factory=list)
     ranking: list[tuple[int, float]] = field(default_factory=list)
+    hints: list[str] = field(default_factory=list)  # shown to the reader after the question
     answer: str | None = None
     citations: list[int] = field(default_factory=list)
     note: str | None = None
