@@ -134,7 +134,7 @@ class Robustness:
 
     def kill_trials(self, build_seconds: float, counts: dict[str, object], ranking: Ranking) -> None:
         for moment in KILL_MOMENTS:
-            delay = min(moment * build_seconds / 60, 0.75 * build_seconds)  # a build's length varies
+            delay = min(moment * build_seconds / 60, 0.6 * build_seconds)  # a build's length varies a lot
             index = self.work / f"killed-{moment}"
             command = [sys.executable, "-m", "hippo", "index", str(self.corpus), "--index", str(index), "--quiet"]
             process = subprocess.Popen(command, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)

@@ -2,7 +2,9 @@
 entities, facts and the embedding cache.
 
 Every write is a transaction, so a run killed at any point leaves the last committed state;
-an exclusive lock file keeps two indexers from writing one index at once.
+an exclusive lock file keeps two indexers from writing one index at once. A database is checked
+to be a hippo index before anything is written to it, and readers open it read-only, so
+`ask` and `stats` write nothing (an index on a read-only mount can be queried).
 """
 
 from __future__ import annotations
