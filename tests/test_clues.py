@@ -30,12 +30,13 @@ def _clues(trace: list[dict[str, object]]) -> list[dict[str, object]]:
 
 def test_graph_clue_names_the_bridge_and_finds_its_passage(hippo: Hippo) -> None:
     result = hippo.retrieve(TWO_HOP, pipeline="memorag", top_k=5)
-    (clue,) = _clues(result.trace)
+    clue, *others = _clues(result.trace)  # the best bridge first (memorag keeps two)
+    assert len(others) <= 1
     assert clue["text"] == "Who designed the lighthouse in the town where Dunmore was born?"
     assert str(clue["source"]).startswith("graph: ada brennan ") and "dunmore" in str(clue["source"])
     assert any(hit["title"] == "Dunmore" for hit in clue["retrieved"])  # type: ignore[union-attr]
     second_link = [e for e in result.trace if e["stage"] == "link"][1]
-    assert [q["source"] for q in second_link["queries"]] == ["question", clue["source"]]
+    assert [q["source"] for q in second_link["queries"]][:2] == ["question", clue["source"]]
     assert {"Ada Brennan", "Dunmore"} <= {p.title for p in result.passages}
 
 
@@ -73,13 +74,14 @@ def test_clue_settings_are_checked_when_the_pipeline_loads(tmp_path: Path, line:
     spec.write_text(f'[[stages]]\ntype = "clues"\n{line}\n')
     with pytest.raises(HippoError) as err:
         load_pipeline(str(spec))
-    assert str(err.value) == f"{spec}: stage 1 (clues): {message}" or str(err.value).startswith(f"{spec}: stage 1 (clues): {message}")
+    assert str(err.value).startswith(f"{spec}: stage 1 (clues): {message}")
 
 
 def _llm_pipeline(tmp_path: Path) -> Path:
     spec = tmp_path / "memorag-llm.toml"
     spec.write_text('[[stages]]\ntype = "clues"\ngenerator = "llm"\nmax_clues = 3\n'
-                    '[[stages]]\ntype = "link"\nrecognition = "off"\n[[stages]]\ntype = "ppr"\n[[stages]]\ntype = "read"\n')
+                    '[[stages]]\ntype = "link"\nrecognition = "off"\n'
+                    '[[stages]]\ntype = "ppr"\n[[stages]]\ntype = "read"\n')
     return spec
 
 
