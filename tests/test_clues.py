@@ -30,12 +30,13 @@ def _clues(trace: list[dict[str, object]]) -> list[dict[str, object]]:
 
 def test_graph_clue_names_the_bridge_and_finds_its_passage(hippo: Hippo) -> None:
     result = hippo.retrieve(TWO_HOP, pipeline="memorag", top_k=5)
-    (clue,) = _clues(result.trace)
+    clue, *others = _clues(result.trace)  # the best bridge first (memorag keeps two)
+    assert len(others) <= 1
     assert clue["text"] == "Who designed the lighthouse in the town where Dunmore was born?"
     assert str(clue["source"]).startswith("graph: ada brennan ") and "dunmore" in str(clue["source"])
     assert any(hit["title"] == "Dunmore" for hit in clue["retrieved"])  # type: ignore[union-attr]
     second_link = [e for e in result.trace if e["stage"] == "link"][1]
-    assert [q["source"] for q in second_link["queries"]] == ["question", clue["source"]]
+    assert [q["source"] for q in second_link["queries"]][:2] == ["question", clue["source"]]
     assert {"Ada Brennan", "Dunmore"} <= {p.title for p in result.passages}
 
 
