@@ -122,7 +122,7 @@ class IndexStore:
         db_path = root / DB_NAME
         if not db_path.exists():
             raise _missing(root)
-        store = cls(root, _connect(db_path, read_only=True), None)
+        store = cls(root, connect_database(db_path, read_only=True), None)
         store._adopt(None)
         return store
 
@@ -139,7 +139,7 @@ class IndexStore:
             db_path = root / DB_NAME
             if not db_path.exists():
                 _check_empty(root)
-            store = cls(root, _connect(db_path, read_only=False), lock)
+            store = cls(root, connect_database(db_path, read_only=False), lock)
         except BaseException:
             lock.close()
             raise
@@ -153,7 +153,7 @@ class IndexStore:
         if not db_path.exists():
             _check_empty(root)
             return
-        probe = cls(root, _connect(db_path, read_only=True), None)
+        probe = cls(root, connect_database(db_path, read_only=True), None)
         try:
             probe._inspect()
         finally:
@@ -490,8 +490,8 @@ def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
         yield items[start:start + size]
 
 
-def _connect(db_path: Path, *, read_only: bool) -> sqlite3.Connection:
-    """A connection to the index database. Read-only ones never write: `mode=ro`, and where the
+def connect_database(db_path: Path, *, read_only: bool) -> sqlite3.Connection:
+    """A connection to an SQLite file of the index. Read-only ones never write: `mode=ro`, and where the
     directory is not writable (a read-only mount) `immutable=1`, which needs no -wal/-shm files."""
     if not read_only:
         target, uri = str(db_path), False

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from hippo.memory.units import UnitDraft
+from hippo.store import connect_database
 
 DB_NAME = "memory.sqlite"
 
@@ -72,8 +73,14 @@ class StoredUnits:
 class MemoryStore:
     """The memory tables of one index. Use as a context manager."""
 
-    def __init__(self, index_dir: Path) -> None:
-        self._conn = sqlite3.connect(Path(index_dir) / DB_NAME, timeout=30)
+    def __init__(self, index_dir: Path, *, read_only: bool = False) -> None:
+        """Opens (creating when writable) the memory tables; `read_only` ones never write, so a
+        read-only index (or mount) can be queried."""
+        path = Path(index_dir) / DB_NAME
+        if read_only:
+            self._conn = connect_database(path, read_only=True)
+            return
+        self._conn = sqlite3.connect(path, timeout=30)
         self._conn.execute("PRAGMA journal_mode=WAL")
         for statement in _SCHEMA.strip().split(";"):
             if statement.strip():
@@ -173,7 +180,7 @@ def memory_counts(index_dir: Path) -> dict[str, int]:
     """`MemoryStore.counts` of the index at `index_dir`; empty for an index without memory."""
     if not (Path(index_dir) / DB_NAME).exists():
         return {}
-    with MemoryStore(index_dir) as memory:
+    with MemoryStore(index_dir, read_only=True) as memory:
         return memory.counts()
 
 
@@ -182,7 +189,7 @@ def memory_graph(index_dir: Path) -> dict[str, dict]:
     "ASSOCIATED": {(src id, dst id, None): {"weight"}}} (empty for an index without memory)."""
     if not (Path(index_dir) / DB_NAME).exists():
         return {"Memory": {}, "ASSOCIATED": {}}
-    with MemoryStore(index_dir) as memory:
+    with MemoryStore(index_dir, read_only=True) as memory:
         units = memory.load()
     ids = [f"m{int(seq)}" for seq in units.seqs]
     nodes = {ids[i]: {"id": ids[i], "granularity": units.granularities[i], "text": units.texts[i],

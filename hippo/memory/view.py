@@ -44,7 +44,7 @@ class MemoryView:
         """The memory of the index at `index_dir`, None when it has none."""
         if not (Path(index_dir) / DB_NAME).exists():
             return None
-        with MemoryStore(index_dir) as memory:
+        with MemoryStore(index_dir, read_only=True) as memory:
             units, sessions = memory.load(), memory.sessions()
         return cls(units, sessions) if units.seqs.size else None
 
