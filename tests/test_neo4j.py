@@ -13,6 +13,7 @@ from neo4j.exceptions import SessionExpired
 from hippo.cli import main
 from hippo.errors import HippoError
 from hippo.indexer import Indexer
+from hippo.memory.store import memory_graph
 from hippo.neo4j import Neo4jConfig, graph_counts, push_index, write_query_trace
 from hippo.neo4j.guide import GUIDE_QUERIES, example_params
 from hippo.stats import index_stats
@@ -59,10 +60,11 @@ def _expected_counts(index: Path) -> dict[str, int]:
     stats = index_stats(index)
     with IndexStore.open(index) as store:
         contains = len(store.passage_documents())
+    memory = memory_graph(index)
     return {
         "Document": stats["documents"], "Passage": stats["passages"], "Entity": stats["entities"],
         "CONTAINS": contains, "MENTIONS": stats["mention_edges"], "FACT": stats["facts"],
-        "SYNONYM": stats["synonymy_edges"],
+        "SYNONYM": stats["synonymy_edges"], "Memory": len(memory["Memory"]), "ASSOCIATED": len(memory["ASSOCIATED"]),
     }
 
 
@@ -74,7 +76,7 @@ def test_push_counts_equal_stats(server: Neo4jServer, index: Path) -> None:
     assert graph_counts(server.config) == expected
     assert f"{sum(expected.values())} written, 0 unchanged" in result.output
     [total] = server.query("MATCH (n) RETURN count(n) AS n")
-    assert total["n"] == expected["Document"] + expected["Passage"] + expected["Entity"]
+    assert total["n"] == expected["Document"] + expected["Passage"] + expected["Entity"] + expected["Memory"]
     fact = server.query("MATCH (:Entity)-[f:FACT]->(:Entity) RETURN f LIMIT 1")[0]["f"]
     assert fact["relation"] and fact["passages"]
     assert all(0.0 < r["s"] <= 1.0 for r in server.query("MATCH ()-[r:SYNONYM]->() RETURN r.similarity AS s"))
