@@ -2,17 +2,26 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hippo.config import IndexSettings, default_index_dir
-from hippo.indexer import Indexer, IndexReport
+from hippo.conversations import session_records
+from hippo.errors import HippoError
+from hippo.indexer import SESSIONS_DIR, Indexer, IndexReport
 from hippo.llm.cache import default_cache_path
+from hippo.llm.factory import check_llm_spec
 from hippo.memory.global_memory import check_mode
+from hippo.memory.sessions import SessionPassage
 from hippo.pipeline import DEFAULT_PIPELINE, DEFAULT_TOP_K, Pipeline, load_pipeline
 from hippo.stages import RetrievalContext, RetrievalState
+
+if TYPE_CHECKING:
+    import networkx as nx
 
 
 @dataclass(frozen=True)
@@ -23,6 +32,17 @@ class RetrievedPassage:
     title: str
     text: str
     score: float
+
+
+@dataclass(frozen=True)
+class RetrievedSession(RetrievedPassage):
+    """A ranked session, the unit a conversation index returns: `id` and `session` are its key
+    (`<conversation>/session_<n>`), `text` its turns, `turns` their dialog ids (those the
+    ranking scored first, best first)."""
+
+    session: str = ""
+    date: str = ""
+    turns: tuple[str, ...] = ()
 
 
 @dataclass
@@ -74,6 +94,7 @@ class Hippo:
         settings: IndexSettings | None = None, quiet: bool = True, workers: int = 1,
     ) -> None:
         self.index_dir = Path(index_dir) if index_dir is not None else default_index_dir()
+        check_llm_spec(llm)  # a bad --llm is an error now, not a warning per question later
         self.llm = llm
         self.llm_model = llm_model
         self.settings = settings
@@ -105,6 +126,24 @@ class Hippo:
         self._context = None
         return report
 
+    def add_session(
+        self, conversation: str, session_id: str | int, turns: Sequence[Any], date: str = ""
+    ) -> IndexReport:
+        """Adds one session of a conversation and indexes it: `turns` are {"speaker", "text"}
+        dicts (optionally with a dialog "id") or (speaker, text) pairs. The session is saved as
+        a conversation JSONL file inside the index; its memory units are associated with the
+        conversation's earlier ones, and nothing indexed before is redone."""
+        try:
+            records = session_records(conversation, session_id, turns, date)
+        except ValueError as err:
+            raise HippoError(f"add_session({conversation!r}, {session_id!r}): {err}") from None
+        body = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+        path = self.index_dir / SESSIONS_DIR / f"{hashlib.sha1(body.encode()).hexdigest()[:16]}.jsonl"
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(body, encoding="utf-8")
+        return self.index([path])
+
     def retrieve(self, question: str, pipeline: str = DEFAULT_PIPELINE, top_k: int = DEFAULT_TOP_K) -> Retrieval:
         """The `top_k` passages for `question` (no reader)."""
         return self.retrieve_many([question], pipeline, top_k)[0]
@@ -128,6 +167,13 @@ class Hippo:
         states = self._pipeline(pipeline).run_batch(list(questions), self.context, top_k=top_k)
         return [self._answer(s) for s in states]
 
+    def to_networkx(self) -> nx.Graph:
+        """The retrieval graph as a networkx Graph: passage and entity nodes (attributes kind,
+        name, title), fact/mention/synonym edges (kind, weight, relation); see `hippo.export`."""
+        from hippo.export import index_to_networkx
+
+        return index_to_networkx(self.index_dir)
+
     @property
     def context(self) -> RetrievalContext:
         """The loaded index (reloaded after `index`)."""
@@ -141,7 +187,9 @@ class Hippo:
         return self._pipelines[name]
 
     def _passages(self, state: RetrievalState) -> list[RetrievedPassage]:
-        return [RetrievedPassage(p.id, p.title, p.text, score) for p, score in self.context.ranked_passages(state)]
+        return [RetrievedSession(p.id, p.title, p.text, score, p.session, p.date, p.turns)
+                if isinstance(p, SessionPassage) else RetrievedPassage(p.id, p.title, p.text, score)
+                for p, score in self.context.ranked_passages(state)]
 
     def _answer(self, state: RetrievalState) -> Answer:
         return Answer(state.question, self._passages(state), state.trace,

@@ -183,6 +183,10 @@ def read_passages(
     text = decode(path, data)
     suffix = path.suffix.lower()
     if suffix in (".json", ".jsonl"):
+        from hippo.conversations import parse_conversations, session_passages
+
+        if (sessions := parse_conversations(path, text)) is not None:
+            return path.stem, [p for s in sessions for p in session_passages(s)]
         records = _json_records(path, text, suffix == ".jsonl")
         passages = [_file_record_passage(path, i, r) for i, r in enumerate(records)]
         title = path.stem

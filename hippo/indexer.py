@@ -30,16 +30,18 @@ from hippo.embed import Encoder, text_key
 from hippo.errors import HippoError
 from hippo.extract import Extraction, Extractor, get_extractor
 from hippo.graph import build_edges, derive_records, synonym_pairs
+from hippo.memory.build import update_memory
 from hippo.memory.global_memory import update_global_memory
 from hippo.progress import progress_bar
 from hippo.progress import warn as progress_warn
-from hippo.snapshot import GraphSnapshot, save_snapshot, snapshot_exists
+from hippo.snapshot import GraphSnapshot, pack_passages, save_snapshot, snapshot_exists
 from hippo.store import DB_NAME, DocumentRecord, IndexStore
 
 MEMORY_PREFIX = "memory:"  # id prefix of documents given in memory rather than as files
 EXTRACT_BATCH = 128
 PARALLEL_MIN_PASSAGES = 1000  # below this, starting worker processes costs more than it saves
 EMBED_CHUNK = 2048
+SESSIONS_DIR = "sessions"  # the folder inside an index where `Hippo.add_session` saves sessions
 
 
 @dataclass
@@ -131,6 +133,8 @@ class Indexer:
             self._extract(store, settings, report)
             if store.dirty or not snapshot_exists(self.index_dir):
                 self._rebuild(store, settings, report)
+            report.seconds["memory"] = update_memory(self.index_dir, store, settings, self.extractor_options,
+                                                     self.warn).seconds
             started = time.perf_counter()
             report.global_memory = update_global_memory(self.index_dir, store, settings, self.global_memory,
                                                         self.extractor_options)
@@ -140,9 +144,10 @@ class Indexer:
     # -- files ------------------------------------------------------------------------------
 
     def _outside_index(self, files: list[SourceFile]) -> list[SourceFile]:
-        """Drops files inside the index directory (an index kept in the corpus folder)."""
-        own = self.index_dir.resolve()
-        return [f for f in files if not f.path.is_relative_to(own)]
+        """Drops files inside the index directory (an index kept in the corpus folder), except
+        the sessions `Hippo.add_session` saved there."""
+        own, inbox = self.index_dir.resolve(), self.index_dir.resolve() / SESSIONS_DIR
+        return [f for f in files if f.path.is_relative_to(inbox) or not f.path.is_relative_to(own)]
 
     def _sync_files(
         self, store: IndexStore, root: Path, files: list[SourceFile], settings: IndexSettings,
@@ -257,7 +262,7 @@ class Indexer:
         synonyms = synonym_pairs(vectors["entity"], settings.synonymy_k, settings.synonymy_threshold)
         src, dst, weight, kind = build_edges(passages, entity_ids, derived, synonyms, settings.title_edge_weight)
         snapshot = GraphSnapshot(
-            passage_ids=[p.id for p in passages], entity_ids=entity_ids, entity_names=entity_names,
+            **pack_passages(passages), entity_ids=entity_ids, entity_names=entity_names,
             fact_ids=fact_ids, fact_relations=[r for _, r, _ in fact_spo],
             fact_subject=np.asarray([entity_pos[s] for s, _, _ in fact_spo], dtype=np.int64),
             fact_object=np.asarray([entity_pos[o] for _, _, o in fact_spo], dtype=np.int64),

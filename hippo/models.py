@@ -41,7 +41,10 @@ def embedding_model_path(name: str) -> str:
         return str(folder / "model")
     if Path(name).is_dir():
         return str(Path(name).resolve())
-    return name
+    raise HippoError(
+        f"embedding model {name!r} is neither the bundled {BUNDLED_EMBEDDING_MODEL} nor a local folder, and hippo "
+        "never downloads models: index with the bundled model or a local sentence-transformers folder"
+    )
 
 
 def bundled_gguf_path() -> Path:

@@ -1,29 +1,39 @@
-"""The graph snapshot: node lists, vectors and edges that queries load, written atomically.
+"""The graph snapshot: everything a query reads, passage texts included, written atomically.
 
 A snapshot is a folder `snapshot-<generation>/` of .npy files and one JSON file. It is
 written under a temporary name, fsynced, renamed, and only then named in `CURRENT` (itself
-replaced atomically), so a reader never sees a half-written snapshot.
+replaced atomically), so a reader never sees a half-written snapshot. It carries the titles
+and texts of its passages, so a query sees one complete version of the index while the
+records are being changed, or after a run that changed them was killed.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-import igraph as ig
 import numpy as np
 import scipy.sparse as sp
 
+from hippo.corpus import Passage
 from hippo.errors import HippoError, IndexFormatError
 
+if TYPE_CHECKING:
+    import igraph as ig
+
 CURRENT_FILE = "CURRENT"
+_GENERATION = re.compile(r"snapshot-[0-9]{1,30}")
+_LOAD_ATTEMPTS = 3  # a writer may replace the snapshot while a reader loads it: read the new one
 _ARRAYS = ("passage_vectors", "entity_vectors", "fact_vectors", "fact_subject", "fact_object",
-           "edge_src", "edge_dst", "edge_weight", "edge_kind")
+           "edge_src", "edge_dst", "edge_weight", "edge_kind", "passage_offsets", "passage_blob")
 
 
 @dataclass
@@ -45,6 +55,8 @@ class GraphSnapshot:
     edge_dst: np.ndarray
     edge_weight: np.ndarray
     edge_kind: np.ndarray
+    passage_offsets: np.ndarray  # passage i is passage_blob[offsets[i]:offsets[i + 1]]
+    passage_blob: np.ndarray  # UTF-8 JSON [title, text] of each passage, back to back
     info: dict[str, object]
 
     @property
@@ -65,9 +77,17 @@ class GraphSnapshot:
         data = np.concatenate([self.edge_weight, self.edge_weight])
         return sp.csr_matrix((data, (rows, cols)), shape=(n, n))
 
+    def passage(self, index: int) -> Passage:
+        """Passage `index` (its title and text as this snapshot was written)."""
+        start, end = int(self.passage_offsets[index]), int(self.passage_offsets[index + 1])
+        title, text = json.loads(bytes(self.passage_blob[start:end]).decode("utf-8"))
+        return Passage(self.passage_ids[index], title, text)
+
     @cached_property
     def igraph(self) -> ig.Graph:
-        """The graph as an undirected, weighted igraph Graph."""
+        """The graph as an undirected, weighted igraph Graph (igraph is imported here only)."""
+        import igraph as ig
+
         graph = ig.Graph(n=self.node_count, edges=np.column_stack([self.edge_src, self.edge_dst]).tolist())
         graph.es["weight"] = self.edge_weight.tolist()
         return graph
@@ -105,6 +125,18 @@ class GraphSnapshot:
         return {name: i for i, name in enumerate(self.entity_names)}
 
 
+def pack_passages(passages: Sequence[Passage]) -> dict[str, Any]:
+    """The `passage_ids`, `passage_offsets` and `passage_blob` fields of a snapshot."""
+    records = [json.dumps([p.title, p.text], ensure_ascii=False).encode("utf-8") for p in passages]
+    offsets = np.zeros(len(records) + 1, dtype=np.int64)
+    np.cumsum([len(r) for r in records], out=offsets[1:])
+    return {
+        "passage_ids": [p.id for p in passages],
+        "passage_offsets": offsets,
+        "passage_blob": np.frombuffer(b"".join(records), dtype=np.uint8),
+    }
+
+
 def save_snapshot(root: Path, snapshot: GraphSnapshot) -> Path:
     """Writes `snapshot` as the index's new current snapshot and removes older ones."""
     generation = f"snapshot-{time.time_ns()}"
@@ -135,22 +167,61 @@ def save_snapshot(root: Path, snapshot: GraphSnapshot) -> Path:
 
 
 def load_snapshot(root: Path) -> GraphSnapshot:
-    """The current snapshot of the index at `root` (vectors memory-mapped)."""
-    current = root / CURRENT_FILE
-    if not current.exists():
-        raise IndexFormatError(f"{root}: the index has no graph yet; run `hippo index CORPUS --index {root}`")
-    folder = root / current.read_text().strip()
+    """The current snapshot of the index at `root` (arrays memory-mapped, so a reader keeps
+    its version even after a writer replaces and deletes it)."""
+    for _ in range(_LOAD_ATTEMPTS):
+        generation = current_generation(root)
+        if generation is None:
+            raise IndexFormatError(
+                f"{root}: incomplete index, no graph yet (indexing has not finished); "
+                f"run `hippo index CORPUS --index {root}` to finish it"
+            )
+        try:
+            return _read_snapshot(root / generation)
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            if current_generation(root) == generation:  # not replaced meanwhile: really unreadable
+                raise IndexFormatError(
+                    f"{root / generation}: graph snapshot unreadable ({err}); "
+                    f"re-run `hippo index CORPUS --index {root}`"
+                ) from None
+    raise IndexFormatError(f"{root}: the graph is being rewritten too often to load; try again")
+
+
+def current_generation(root: Path) -> str | None:
+    """The snapshot folder `CURRENT` names (None before the first one), checked to be a
+    `snapshot-<digits>` name before it is joined into a path."""
     try:
-        with open(folder / "records.json", encoding="utf-8") as handle:
-            records = json.load(handle)
-        arrays = {name: np.load(folder / f"{name}.npy", mmap_mode="r") for name in _ARRAYS}
-    except (OSError, ValueError, KeyError) as err:
-        raise IndexFormatError(f"{folder}: graph snapshot unreadable ({err}); re-run `hippo index`") from None
-    return GraphSnapshot(**records, **arrays)
+        with open(root / CURRENT_FILE, "rb") as handle:
+            raw = handle.read(64)
+    except FileNotFoundError:
+        return None
+    except OSError as err:
+        raise IndexFormatError(f"{root / CURRENT_FILE}: cannot read it ({err.strerror})") from None
+    name = raw.decode("ascii", errors="replace").strip()
+    if not _GENERATION.fullmatch(name):
+        raise IndexFormatError(
+            f"{root / CURRENT_FILE}: corrupt snapshot pointer {name[:40]!r} (expected snapshot-<digits>); "
+            f"re-run `hippo index CORPUS --index {root}` to rewrite it"
+        )
+    return name
 
 
 def snapshot_exists(root: Path) -> bool:
-    return (root / CURRENT_FILE).exists()
+    """Whether `CURRENT` names a complete snapshot of this format (False when it is corrupt, or
+    written by an older hippo: the indexer then rebuilds it)."""
+    try:
+        generation = current_generation(root)
+    except IndexFormatError:
+        return False
+    names = ["records.json", *(f"{name}.npy" for name in _ARRAYS)]
+    return generation is not None and all((root / generation / name).is_file() for name in names)
+
+
+def _read_snapshot(folder: Path) -> GraphSnapshot:
+    with open(folder / "records.json", encoding="utf-8") as handle:
+        records = json.load(handle)
+    arrays = {name: np.load(folder / f"{name}.npy", mmap_mode="r") for name in _ARRAYS}
+    return GraphSnapshot(**records, **arrays)
 
 
 def _fsync(handle: object) -> None:

@@ -2,7 +2,9 @@
 entities, facts and the embedding cache.
 
 Every write is a transaction, so a run killed at any point leaves the last committed state;
-an exclusive lock file keeps two indexers from writing one index at once.
+an exclusive lock file keeps two indexers from writing one index at once. A database is checked
+to be a hippo index before anything is written to it, and readers open it read-only, so
+`ask` and `stats` write nothing (an index on a read-only mount can be queried).
 """
 
 from __future__ import annotations
@@ -10,12 +12,15 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
 import sqlite3
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
+from urllib.parse import quote
 
 import numpy as np
 
@@ -26,6 +31,8 @@ from hippo.extract.base import Extraction, Triple
 
 FORMAT_VERSION = 1
 DB_NAME = "index.sqlite"
+LOCK_NAME = ".lock"
+LOCK_GRACE_SECONDS = 0.5  # a writer waits this long for a lock held by a reader's probe (`stats`)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -52,6 +59,8 @@ CREATE TABLE IF NOT EXISTS synonyms (
     PRIMARY KEY (entity_a, entity_b));
 CREATE TABLE IF NOT EXISTS embeddings (key TEXT PRIMARY KEY, vector BLOB NOT NULL);
 """
+_OWN_FILES = frozenset({LOCK_NAME, DB_NAME, *(f"{DB_NAME}-{suffix}" for suffix in ("wal", "shm", "journal"))})
+_TABLES = tuple(re.findall(r"CREATE TABLE IF NOT EXISTS (\w+)", _SCHEMA))
 
 
 @dataclass(frozen=True)
@@ -82,6 +91,7 @@ class IndexStore:
         self.root = root
         self._conn = conn
         self._lock = lock
+        self._settings = IndexSettings()
 
     # -- opening -------------------------------------------------------------------------
 
@@ -92,48 +102,114 @@ class IndexStore:
     ) -> IndexStore:
         """Opens (or with `create`, creates) the index at `root`.
 
-        `settings` given for an existing index must agree on the embedding model and
-        extractor it was built with. `write` takes the exclusive writer lock.
+        Without `write`/`create` the database is opened read-only and nothing in the directory
+        is written (a read-only index can be queried). `write` takes the exclusive writer lock
+        first; only then is the directory inspected, created or changed. `settings` given for
+        an existing index must agree on the embedding model and extractor it was built with.
         """
         root = Path(root)
-        db_path = root / DB_NAME
-        if not db_path.exists():
-            if not create:
-                raise IndexFormatError(f"{root}: no hippo index here; run `hippo index CORPUS --index {root}` first")
-            _check_creatable(root)
-        if write or create:
-            _check_writable(root)
-        lock = _take_lock(root) if (write or create) else None
+        store = cls._open_writer(root, create, settings) if write or create else cls._open_reader(root)
         try:
-            conn = sqlite3.connect(db_path, timeout=30, isolation_level=None)
-            store = cls(root, conn, lock)
-            store._prepare(settings, create)
-        except sqlite3.DatabaseError as err:
-            if lock:
-                lock.close()
-            raise IndexFormatError(
-                f"{db_path}: not a readable hippo index ({err}); delete {root} and re-index"
-            ) from None
+            if settings is not None:
+                store._check_compatible(settings)
+        except BaseException:
+            store.close()
+            raise
         return store
 
-    def _prepare(self, settings: IndexSettings | None, create: bool) -> None:
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=NORMAL")
-        tables = {r[0] for r in self._conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        if "meta" not in tables:
-            if tables or not create:
-                raise IndexFormatError(f"{self.root}: this SQLite file is not a hippo index; use another --index")
-            with self.transaction():
-                self._create_schema(settings or IndexSettings())
+    @classmethod
+    def _open_reader(cls, root: Path) -> IndexStore:
+        db_path = root / DB_NAME
+        if not db_path.exists():
+            raise _missing(root)
+        store = cls(root, _connect(db_path, read_only=True), None)
+        store._adopt(None)
+        return store
+
+    @classmethod
+    def _open_writer(cls, root: Path, create: bool, settings: IndexSettings | None) -> IndexStore:
+        if create:
+            _make_directory(root)
+        elif not (root / DB_NAME).exists():
+            raise _missing(root)
+        _check_writable(root)
+        cls._check_ours(root)  # before the lock file is made in a foreign folder
+        lock = _take_lock(root)
+        try:
+            db_path = root / DB_NAME
+            if not db_path.exists():
+                _check_empty(root)
+            store = cls(root, _connect(db_path, read_only=False), lock)
+        except BaseException:
+            lock.close()
+            raise
+        store._adopt((settings or IndexSettings()) if create else None)
+        return store
+
+    @classmethod
+    def _check_ours(cls, root: Path) -> None:
+        """Refuses a folder of other files or a foreign database, reading only."""
+        db_path = root / DB_NAME
+        if not db_path.exists():
+            _check_empty(root)
             return
-        version = int(self.meta("format_version") or 0)
-        if version > FORMAT_VERSION:
-            raise IndexFormatError(
-                f"{self.root}: made by a newer hippo (index format {version} > {FORMAT_VERSION}); "
-                "upgrade hippo or use another --index"
+        probe = cls(root, _connect(db_path, read_only=True), None)
+        try:
+            probe._inspect()
+        finally:
+            probe.close()
+
+    def _adopt(self, new: IndexSettings | None) -> None:
+        """Checks the database is a hippo index before anything is written to it, then (for a
+        writer) switches it to WAL and, when it is empty and `new` is given, creates the schema."""
+        try:
+            empty = self._inspect()
+            if empty and new is None:
+                raise IndexFormatError(_incomplete(self.root))
+            if self._lock is not None:
+                with _readable(self.root):
+                    self._conn.execute("PRAGMA journal_mode=WAL")
+                    self._conn.execute("PRAGMA synchronous=NORMAL")
+            if empty and new is not None:
+                with self.transaction():
+                    self._create_schema(new)
+        except BaseException:
+            self.close()
+            raise
+
+    def _inspect(self) -> bool:
+        """True for an empty database (a first run killed before its schema was written);
+        IndexFormatError unless it is a hippo index this version can read."""
+        with _readable(self.root):
+            tables = {r[0] for r in self._conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+            if not tables:
+                return True
+            foreign = IndexFormatError(
+                f"{self.root / DB_NAME}: this SQLite file is not a hippo index; use another --index"
             )
-        if settings is not None:
-            self._check_compatible(settings)
+            if "meta" not in tables or not {"key", "value"} <= {
+                r[1] for r in self._conn.execute("PRAGMA table_info(meta)")
+            }:
+                raise foreign
+            version = self.meta("format_version")
+            if version is None or not str(version).isdigit():
+                raise foreign
+            if int(version) > FORMAT_VERSION:
+                raise IndexFormatError(
+                    f"{self.root}: made by a newer hippo (index format {version} > {FORMAT_VERSION}); "
+                    "upgrade hippo or use another --index"
+                )
+            missing = set(_TABLES) - tables
+            try:
+                self._settings = IndexSettings.from_dict(json.loads(self.meta("settings") or "null"))
+            except (ValueError, TypeError, AttributeError):  # absent, not JSON, not an object, bad values
+                missing.add("settings")
+        if missing:
+            raise IndexFormatError(
+                f"{self.root / DB_NAME}: damaged hippo index (missing {', '.join(sorted(missing))}); "
+                "rebuild it into a new --index"
+            )
+        return False
 
     def _create_schema(self, settings: IndexSettings) -> None:
         for statement in _SCHEMA.strip().split(";"):
@@ -141,6 +217,7 @@ class IndexStore:
                 self._conn.execute(statement)
         self.set_meta("format_version", str(FORMAT_VERSION))
         self.set_meta("settings", json.dumps(settings.to_dict()))
+        self._settings = settings
 
     def _check_compatible(self, settings: IndexSettings) -> None:
         built = self.settings
@@ -188,7 +265,7 @@ class IndexStore:
     @property
     def settings(self) -> IndexSettings:
         """The settings recorded when the index was created."""
-        return IndexSettings.from_dict(json.loads(self.meta("settings") or "{}"))
+        return self._settings
 
     @property
     def dirty(self) -> bool:
@@ -413,29 +490,100 @@ def _chunks(items: list[str], size: int) -> Iterator[list[str]]:
         yield items[start:start + size]
 
 
-def _check_creatable(root: Path) -> None:
+def _connect(db_path: Path, *, read_only: bool) -> sqlite3.Connection:
+    """A connection to the index database. Read-only ones never write: `mode=ro`, and where the
+    directory is not writable (a read-only mount) `immutable=1`, which needs no -wal/-shm files."""
+    if not read_only:
+        target, uri = str(db_path), False
+    else:
+        target, uri = f"file:{quote(str(db_path.resolve()))}?mode=ro", True
+        wal = db_path.with_name(db_path.name + "-wal")
+        if not writable(db_path.parent) and not (wal.exists() and wal.stat().st_size):
+            target += "&immutable=1"
+    try:
+        return sqlite3.connect(target, uri=uri, timeout=30, isolation_level=None)
+    except sqlite3.Error as err:
+        raise IndexFormatError(f"{db_path}: cannot open it ({err}); check its permissions") from None
+
+
+def _missing(root: Path) -> IndexFormatError:
+    if (root / LOCK_NAME).exists():  # a first run stopped before it created the database
+        return IndexFormatError(_incomplete(root))
+    return IndexFormatError(f"{root}: no hippo index here; run `hippo index CORPUS --index {root}` first")
+
+
+def _incomplete(root: Path) -> str:
+    return (f"{root}: incomplete hippo index (its first `hippo index` run stopped early); "
+            f"run `hippo index CORPUS --index {root}` to resume it")
+
+
+def _make_directory(root: Path) -> None:
     if root.exists() and not root.is_dir():
         raise HippoError(f"--index {root}: exists and is not a directory; choose another --index")
-    if root.is_dir() and any(p.name not in {".lock"} for p in root.iterdir()):
-        raise IndexFormatError(f"{root}: not empty and not a hippo index; choose another --index")
     try:
         root.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise HippoError(f"--index {root}: cannot create it ({err.strerror}); choose another --index") from None
 
 
+@contextmanager
+def _readable(root: Path) -> Iterator[None]:
+    """Turns SQLite's "file is not a database" and the like into one line naming the file."""
+    try:
+        yield
+    except sqlite3.DatabaseError as err:
+        raise IndexFormatError(
+            f"{root / DB_NAME}: not a readable hippo index ({err}); "
+            "choose another --index (or rebuild this one into a new folder)"
+        ) from None
+
+
+def _check_empty(root: Path) -> None:
+    """A new index goes only into a folder holding nothing but hippo's own files (another
+    first run may be creating them right now: the lock decides which run goes on)."""
+    if any(p.name not in _OWN_FILES for p in root.iterdir()):
+        raise IndexFormatError(f"{root}: not empty and not a hippo index; choose another --index")
+
+
+def writable(root: Path) -> bool:
+    """Whether this process may create files in index directory `root` (False on a read-only mount)."""
+    return os.access(root, os.W_OK)
+
+
 def _check_writable(root: Path) -> None:
-    if not os.access(root, os.W_OK) or (
+    if not writable(root) or (
         (root / DB_NAME).exists() and not os.access(root / DB_NAME, os.W_OK)
     ):
         raise HippoError(f"{root}: index directory is read-only; fix its permissions or choose another --index")
 
 
 def _take_lock(root: Path) -> IO[str]:
-    handle = open(root / ".lock", "a")  # noqa: SIM115 - held open for the store's lifetime
+    """The exclusive writer lock. A holder seen within `LOCK_GRACE_SECONDS` is a `stats`
+    probe, which lets go at once; after that another writer holds it."""
+    handle = open(root / LOCK_NAME, "a")  # noqa: SIM115 - held open for the store's lifetime
+    deadline = time.monotonic() + LOCK_GRACE_SECONDS
+    while True:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return handle
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                handle.close()
+                raise HippoError(
+                    f"{root}: another hippo process is writing this index; wait for it to finish"
+                ) from None
+            time.sleep(0.02)
+
+
+def writer_active(root: Path) -> bool:
+    """Whether a `hippo index` run holds the index's writer lock now (nothing is written)."""
     try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.close()
-        raise HippoError(f"{root}: another hippo process is writing this index; wait for it to finish") from None
-    return handle
+        handle = open(Path(root) / LOCK_NAME)  # noqa: SIM115 - closed below
+    except OSError:
+        return False
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        return False

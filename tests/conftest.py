@@ -6,6 +6,7 @@ import os
 import shutil
 from pathlib import Path
 
+import httpx
 import pytest
 
 os.environ["HF_HUB_OFFLINE"] = "1"
@@ -41,3 +42,18 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip("../shared/data not present (a user's clone); benchmark data tests skipped")
     return SHARED_DATA
+
+
+@pytest.fixture
+def http_attempts(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every HTTP request an httpx client hands to the network during the test, as "METHOD URL"
+    (each retry counts; a refused connection counts too)."""
+    sent: list[str] = []
+    handle = httpx.HTTPTransport.handle_request
+
+    def counting(self: httpx.HTTPTransport, request: httpx.Request) -> httpx.Response:
+        sent.append(f"{request.method} {request.url}")
+        return handle(self, request)
+
+    monkeypatch.setattr(httpx.HTTPTransport, "handle_request", counting)
+    return sent

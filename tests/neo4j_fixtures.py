@@ -14,6 +14,7 @@ import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 import neo4j
 import pytest
@@ -22,6 +23,7 @@ from hippo.neo4j import Neo4jConfig
 
 REPO = Path(__file__).resolve().parent.parent
 SCRIPT = REPO / "scripts" / "neo4j-server"
+SERVER_STATE = Path(os.environ.get("HIPPO_NEO4J_HOME", REPO / ".neo4j"))  # the script's state folder
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,13 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def unavailable(reason: str) -> NoReturn:
+    """Skips the test for want of `reason`, or fails it where $CI is set (CI must run it)."""
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} (CI is set, so this fails instead of skipping)")
+    pytest.skip(reason)
+
+
 def running_server() -> Iterator[Neo4jServer]:
     """Generator for a session fixture: yields the server, stops it after if it started it."""
     status = _script("status")
@@ -76,8 +85,8 @@ def running_server() -> Iterator[Neo4jServer]:
         yield _server_from(status if status.returncode == 0 else _script("start"))
         return
     for tool in ("java", "mvn"):
-        if shutil.which(tool) is None and not os.environ.get("CI"):
-            pytest.skip(f"{tool} not found: the Neo4j tests need Java 17 and Maven for scripts/neo4j-server")
+        if shutil.which(tool) is None:
+            unavailable(f"{tool} not found: the Neo4j tests need Java 17 and Maven for scripts/neo4j-server")
     started = _script("start", "--bolt-port", str(_free_port()), "--http-port", str(_free_port()))
     if started.returncode != 0:
         pytest.fail(f"scripts/neo4j-server start failed:\n{started.stderr[-3000:]}")

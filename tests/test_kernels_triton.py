@@ -1,23 +1,38 @@
-"""The Triton backend. Without a GPU it runs under Triton's interpreter on CPU tensors (CI), so graphs stay small."""
+"""The Triton backend. Without a GPU it runs under Triton's interpreter on CPU tensors (CI), so graphs stay small.
+
+TRITON_INTERPRET=1 is set only while kernels.triton_ppr is imported (its kernels are decorated
+then) and during each test here, never for the rest of the session.
+"""
 
 from __future__ import annotations
 
-import os
+import importlib
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
 
 torch = pytest.importorskip("torch")
-if not torch.cuda.is_available():
-    os.environ["TRITON_INTERPRET"] = "1"  # must precede the import of kernels.triton_ppr (decoration time)
 pytest.importorskip("triton")
 
 import kernels  # noqa: E402
-from kernels import cpu, triton_ppr  # noqa: E402
+from kernels import cpu  # noqa: E402
 from tests.test_kernels import prpack, random_graph, random_seeds, top  # noqa: E402
 
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
+INTERPRET = {} if DEVICE == "cuda" else {"TRITON_INTERPRET": "1"}
+
+with pytest.MonkeyPatch.context() as _patch:
+    for _name, _value in INTERPRET.items():
+        _patch.setenv(_name, _value)
+    triton_ppr = importlib.import_module("kernels.triton_ppr")
+
+
+@pytest.fixture(autouse=True)
+def _interpreter(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The interpreter setting for this module's tests only (`kernels.ppr` checks it per call)."""
+    for name, value in INTERPRET.items():
+        monkeypatch.setenv(name, value)
 
 
 def test_transition_matches_scipy_transpose() -> None:

@@ -36,15 +36,19 @@ def test_local_context_overflow_fails_only_that_request(local: LLM) -> None:
     assert isinstance(fine, str)
 
 
-def test_local_missing_gguf_is_a_clear_error() -> None:
-    with pytest.raises(LLMUnavailable, match=r"--llm-model .*missing\.gguf: no such \.gguf file"):
-        make_llm("local:/nonexistent/missing.gguf")
+def test_local_missing_gguf_is_a_clear_error_at_first_use() -> None:
+    llm = make_llm("local:/nonexistent/missing.gguf")  # loading waits for the first request
+    with pytest.raises(LLMUnavailable, match=r"--llm-model .*missing\.gguf: no such \.gguf file") as first:
+        llm.generate([ASK])
+    with pytest.raises(LLMUnavailable) as again:
+        llm.generate([ASK])
+    assert again.value is first.value  # not loaded again
 
 
 @pytest.mark.skipif(importlib.util.find_spec("vllm") is not None, reason="vLLM is installed here")
 def test_vllm_without_the_extra_says_how_to_install() -> None:
     with pytest.raises(HippoError, match=r"pip install 'hippo-rag\[vllm\]'"):
-        make_llm("vllm:Qwen/Qwen2.5-0.5B-Instruct")
+        make_llm("vllm:Qwen/Qwen2.5-0.5B-Instruct").generate([ASK])
 
 
 def _gpu() -> bool:

@@ -17,7 +17,7 @@ from hippo.neo4j import Neo4jConfig, graph_counts, push_index, write_query_trace
 from hippo.neo4j.guide import GUIDE_QUERIES, example_params
 from hippo.stats import index_stats
 from hippo.store import IndexStore
-from tests.neo4j_fixtures import REPO, Neo4jServer, running_server
+from tests.neo4j_fixtures import REPO, SERVER_STATE, Neo4jServer, running_server
 
 pytestmark = pytest.mark.neo4j
 QUESTION = "Who designed the lighthouse in the town where Ada Brennan was born?"
@@ -207,6 +207,21 @@ def test_config_from_env_prefers_arguments(monkeypatch: pytest.MonkeyPatch) -> N
     config = Neo4jConfig.from_env(user="alice")
     assert config == Neo4jConfig("bolt://example:1", "alice", "secret-pw", None)
     assert Neo4jConfig.from_env(uri="bolt://other:2").uri == "bolt://other:2"
+
+
+def test_server_password_is_on_no_command_line(server: Neo4jServer) -> None:
+    password = server.config.password
+    assert password
+    shown = []
+    for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            args = cmdline.read_bytes().split(b"\0")
+        except OSError:  # the process ended meanwhile
+            continue
+        if any(password.encode() in arg for arg in args):
+            shown.append(b" ".join(args)[:200].decode(errors="replace"))
+    assert shown == [], "the Neo4j password is visible to `ps`"
+    assert (SERVER_STATE / "server" / "env").stat().st_mode & 0o077 == 0  # where `status` reads it: owner only
 
 
 def test_ask_memorag_writes_its_clues_as_clue_nodes(server: Neo4jServer, pushed: Path) -> None:

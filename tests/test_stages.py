@@ -90,8 +90,8 @@ def test_installed_packages_register_stages_by_entry_point(
          "stage 2 (my_missing_module:Stage): stage type 'my_missing_module:Stage': cannot import my_missing_module"),
         ('type = "hippo.errors:HippoError"', "stage 2 (hippo.errors:HippoError): stage hippo.errors:HippoError: "
                                              "not a subclass of hippo.stages.Stage"),
-        ('type = "teleport"', "stage 2 (teleport): unknown stage 'teleport'; known stages: clues, dense, fuse, link, "
-                              "ppr, read, rerank"),
+        ('type = "teleport"', "stage 2 (teleport): unknown stage 'teleport'; known stages: clues, dense, filter, "
+                              "fuse, link, ppr, read, rerank, route"),
     ],
 )
 def test_bad_settings_are_load_time_errors_naming_file_stage_setting_and_allowed_values(

@@ -22,6 +22,7 @@ from hippo.config import IndexSettings
 from hippo.datasets import load_corpus, load_questions
 from hippo.errors import HippoError
 from hippo.evaluate import describe_counts, evaluate, format_table
+from hippo.locomo import is_locomo_file
 from hippo.pipeline import load_pipeline
 from hippo.progress import progress_bar
 from hippo.stats import index_stats
@@ -42,26 +43,36 @@ json_file_option = click.option(
 
 @click.command("eval")
 @click.option("--dataset", type=_file, required=True, help="Question file (HippoRAG format, JSON or JSON Lines).")
-@click.option("--corpus", type=click.Path(exists=True, path_type=Path), required=True,
-              help='Corpus file of {"title", "text"} records (or a folder, as for `hippo index`).')
+@click.option("--corpus", type=click.Path(exists=True, path_type=Path), default=None,
+              help='Corpus file of {"title", "text"} records (or a folder, as for `hippo index`); '
+                   "not for a LoCoMo --dataset, which holds its conversations.")
 @pipelines_option
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Only the first N questions.")
 @click.option("--index", "index_dir", type=click.Path(path_type=Path), default=None,
-              help="Index directory (default: .hippo-eval/<corpus file name>); reused when it exists.")
+              help="Index directory (default: .hippo-eval/<corpus file name>; for LoCoMo the folder of the "
+                   "per-conversation indexes, default .hippo-eval/<dataset name>); reused when it exists.")
 @llm_options
 @json_file_option
 @workers_option
 @quiet_option
 def eval_command(
-    dataset: Path, corpus: Path, pipelines: str, limit: int | None, index_dir: Path | None, llm: str | None,
+    dataset: Path, corpus: Path | None, pipelines: str, limit: int | None, index_dir: Path | None, llm: str | None,
     llm_model: str | None, json_path: Path | None, workers: int | None, quiet: bool,
 ) -> None:
-    """Recall@1/2/5/10 of the gold passages (and EM/F1 with --llm) per pipeline.
+    """Recall@1/2/5/10 of the gold passages (and EM/F1 with --llm) per pipeline; on a LoCoMo
+    --dataset, session recall_any/recall_all/NDCG@1/3/5/10 and turn recall per category.
 
     Indexes --corpus (incrementally, so an existing index is reused), then runs every
     question of --dataset through each pipeline. --json also holds one row per question.
     """
     names = _pipeline_names(pipelines)
+    if is_locomo_file(dataset):
+        from hippo.cli.eval_conversations import run_conversation_eval
+
+        _write_json(json_path, run_conversation_eval(dataset, names, limit, index_dir, llm, llm_model, quiet))
+        return
+    if corpus is None:
+        raise HippoError(f"--corpus is required with --dataset {dataset.name}: the passages its questions are about")
     questions = load_questions(dataset)[:limit]
     index_dir = index_dir or EVAL_INDEX_ROOT / corpus.stem
     gold = load_corpus(corpus, _settings(index_dir))

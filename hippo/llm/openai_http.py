@@ -1,21 +1,26 @@
 """OpenAI-compatible chat completions over HTTP: `vllm serve`, llama.cpp servers, hosted APIs.
 
-Requests run concurrently up to a limit; connection failures, timeouts, 429 and 5xx answers
-are retried with exponential backoff (honouring Retry-After). JSON output uses the standard
+Requests run concurrently up to a limit; timeouts, 429 and 5xx answers are retried with
+exponential backoff (honouring Retry-After), and so is a refused connection to a server that
+answered before (it may be restarting); one that never answered fails at once. An API key is
+only ever sent over https:// or to a loopback address. JSON output uses the standard
 `response_format: json_schema`, falling back to `json_object` + schema for servers (such as
 llama-cpp-python's) that only know that form.
 """
 
 from __future__ import annotations
 
+import ipaddress
 import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
+from hippo.errors import HippoError
 from hippo.llm.base import LLMRequestError, LLMUnavailable, Request, Result
 
 RETRY_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
@@ -29,9 +34,13 @@ class OpenAIBackend:
     kind = "openai"
 
     def __init__(
-        self, base_url: str, model: str | None = None, *, api_key: str | None = None,
+        self, base_url: str, model: str | None = None, *, api_key: str | None = None, key_source: str = "api_key",
         concurrency: int = 8, timeout: float = 300.0, retries: int = 5, backoff: float = 0.5,
     ) -> None:
+        """Contacts nothing yet; raises HippoError when `api_key` would travel over plain http://
+        to a host other than this machine (`key_source` names where the key came from)."""
+        if api_key:
+            refuse_plain_http_key(base_url, key_source)
         self.base_url = base_url.rstrip("/")
         self.concurrency = max(1, concurrency)
         self.retries = max(0, retries)
@@ -43,6 +52,7 @@ class OpenAIBackend:
         )
         self._model = model
         self._checked = False
+        self._reached = False  # has the server ever answered this client?
         self._json_mode = "json_schema"
         self._lock = threading.Lock()
 
@@ -122,7 +132,10 @@ class OpenAIBackend:
                 response = self._client.request(method, path, json=body)
             except httpx.TransportError as err:
                 failure = f"cannot reach it ({type(err).__name__}: {err})"
+                if isinstance(err, httpx.ConnectError) and not self._reached:  # refused, or no such host
+                    raise LLMUnavailable(f"--llm {self.base_url}: {failure}; start the server or fix --llm") from None
             else:
+                self._reached = True
                 message = _error_message(response) if response.status_code >= 400 else ""
                 if response.status_code not in RETRY_STATUS or FORMAT_REJECTED in message:
                     return response
@@ -167,6 +180,28 @@ class OpenAIBackend:
                 f"--llm-model {self._model!r}: not served by {self.base_url}; it serves {', '.join(served[:5])}"
             )
         self._checked = True
+
+
+def refuse_plain_http_key(url: str, key_source: str) -> None:
+    """Raises HippoError unless `url` is https:// or names a loopback host (an API key sent to
+    it would cross the network in clear text)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.scheme == "https" or _is_loopback(host):
+        return
+    raise HippoError(
+        f"--llm {url}: refusing to send the API key ({key_source}) over {parts.scheme}:// to {host}; "
+        f"use https:// or a loopback address, or unset {key_source} if the server needs no key"
+    )
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _response_format(schema: dict[str, Any], mode: str) -> dict[str, Any]:

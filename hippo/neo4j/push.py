@@ -7,6 +7,8 @@ The database mirrors one index. Graph model (keys stay stable across re-indexing
 * `(:Passage)-[:MENTIONS]->(:Entity {id: hash of name, name})`
 * `(:Entity)-[:FACT {id, relation, passages: [passage ids stating it]}]->(:Entity)`
 * `(:Entity)-[:SYNONYM {similarity}]->(:Entity)` (one direction; read it undirected)
+* `(:Memory {id, granularity, text, targets})-[:ASSOCIATED {weight}]->(:Memory)`: MemGAS
+  memory units and their GMM association edges, from a new unit to an earlier one
 
 Each batch commits on its own, and the diff is taken against the database itself, so an
 interrupted push is completed by the next one and a repeated push writes nothing.
@@ -23,12 +25,13 @@ from typing import Any
 import neo4j
 
 from hippo.errors import HippoError
+from hippo.memory.store import memory_graph
 from hippo.neo4j.connection import Neo4jConfig, open_session
 from hippo.progress import progress_bar
 from hippo.store import IndexStore
 
 BATCH_ROWS = 10_000
-NODE_LABELS = ("Document", "Passage", "Entity", "Query")
+NODE_LABELS = ("Document", "Passage", "Entity", "Query", "Memory")
 
 Key = str | tuple[str, str, str | None]
 Props = dict[str, Any]
@@ -137,12 +140,13 @@ class PushReport:
         return "\n".join(lines)
 
 
-NODE_KINDS = (NodeKind("Document"), NodeKind("Passage"), NodeKind("Entity"))
+NODE_KINDS = (NodeKind("Document"), NodeKind("Passage"), NodeKind("Entity"), NodeKind("Memory"))
 REL_KINDS = (
     RelKind("CONTAINS", "Document", "Passage"),
     RelKind("MENTIONS", "Passage", "Entity"),
     RelKind("FACT", "Entity", "Entity", keyed=True),
     RelKind("SYNONYM", "Entity", "Entity"),
+    RelKind("ASSOCIATED", "Memory", "Memory"),
 )
 
 
@@ -165,6 +169,7 @@ def index_graph(root: Path) -> dict[str, dict[Key, Props]]:
                 for fid, (s, r, o) in store.facts().items()
             },
             "SYNONYM": {(a, b, None): {"similarity": float(sim)} for a, b, sim in store.synonyms()},
+            **memory_graph(root),
         }
 
 

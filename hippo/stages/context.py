@@ -22,7 +22,7 @@ from hippo.models import load_spacy
 from hippo.snapshot import GraphSnapshot, load_snapshot
 from hippo.stages.scoring import combine_queries
 from hippo.stages.state import RetrievalState
-from hippo.store import IndexStore
+from hippo.store import IndexStore, writable
 
 log = logging.getLogger("hippo.stages")
 
@@ -55,9 +55,10 @@ class RetrievalContext:
     @cached_property
     def llm(self) -> Any:
         """The configured LLM client (raises hippo.llm.LLMUnavailable when it cannot be reached)."""
-        from hippo.llm import make_llm
+        from hippo.llm import default_cache_path, make_llm
 
-        return make_llm(self.llm_spec, self.llm_model, cache_path=self.index_dir / "llm_cache.sqlite")
+        cache = default_cache_path(self.index_dir) if writable(self.index_dir) else None  # read-only: no cache
+        return make_llm(self.llm_spec, self.llm_model, cache_path=cache)
 
     def warn_once(self, key: str, message: str) -> None:
         """Logs `message` as a warning the first time `key` comes up in this process's context."""
@@ -65,19 +66,21 @@ class RetrievalContext:
             self._warned.add(key)
             log.warning(message)
 
-    def passages(self, indices: Sequence[int]) -> list[Passage | None]:
-        """Passages by snapshot index; None for one deleted since the snapshot was written."""
-        ids = [self.snapshot.passage_ids[i] for i in indices]
-        with IndexStore.open(self.index_dir) as store:
-            found = {p.id: p for p in store.passages(ids)}
-        return [found.get(pid) for pid in ids]
+    def passages(self, indices: Sequence[int]) -> list[Passage]:
+        """Passages by snapshot index, as the loaded snapshot holds them (records the index
+        changed or deleted since then still read as they were)."""
+        return [self.snapshot.passage(i) for i in indices]
 
     def ranked_passages(self, state: RetrievalState) -> list[tuple[Passage, float]]:
         """The first `state.top_k` ranked passages with their scores (deleted ones left out):
-        what the caller returns and the reader reads."""
+        what the caller returns and the reader reads. On a conversation index they are the
+        first `top_k` sessions of the ranking, each one passage of its turns."""
+        from hippo.memory.sessions import conversation_sessions
+
+        if (sessions := conversation_sessions(self, state)) is not None:
+            return sessions
         ranked = state.ranking[:state.top_k]
-        found = self.passages([i for i, _ in ranked])
-        return [(p, score) for p, (_, score) in zip(found, ranked, strict=True) if p is not None]
+        return list(zip(self.passages([i for i, _ in ranked]), [score for _, score in ranked], strict=True))
 
     def query_vectors(self, state: RetrievalState) -> np.ndarray:
         """(queries, dim) embeddings of the state's queries; new query texts are encoded together."""

@@ -10,21 +10,25 @@ import org.neo4j.server.CommunityBootstrapper;
 /**
  * Runs a Neo4j 5 community server in this JVM for hippo's tests and local use.
  *
- * <p>Usage: {@code Neo4jServer HOME BOLT_PORT HTTP_PORT PASSWORD}. Listens on 127.0.0.1 only,
- * with authentication on; sets the password of user {@code neo4j}, then writes {@code HOME/ready}
+ * <p>Usage: {@code HIPPO_NEO4J_PASSWORD=... Neo4jServer HOME BOLT_PORT HTTP_PORT} (the password
+ * comes from the environment, never the command line, which {@code ps} shows to every user).
+ * Listens on 127.0.0.1 only, with authentication on; sets the password of user {@code neo4j},
+ * then writes {@code HOME/ready}
  * and blocks until the process gets SIGTERM. The Browser is served at {@code /browser/} when its
  * jar is on the class path.
  */
 public final class Neo4jServer {
+    private static final String PASSWORD_VARIABLE = "HIPPO_NEO4J_PASSWORD";
+
     private Neo4jServer() {}
 
     public static void main(String[] args) throws Exception {
-        if (args.length != 4) {
-            System.err.println("usage: Neo4jServer HOME BOLT_PORT HTTP_PORT PASSWORD");
+        String password = System.getenv(PASSWORD_VARIABLE);
+        if (args.length != 3 || password == null || password.isEmpty()) {
+            System.err.println("usage: " + PASSWORD_VARIABLE + "=... Neo4jServer HOME BOLT_PORT HTTP_PORT");
             System.exit(64);
         }
         Path home = Path.of(args[0]).toAbsolutePath();
-        String password = args[3];
         Path ready = home.resolve("ready");
         Files.deleteIfExists(ready);
         Map<String, String> config = Map.ofEntries(

@@ -1,0 +1,57 @@
+"""GMM association (MemGAS): which earlier memory units a new unit links to.
+
+For a new unit, its cosine similarities to the earlier units of its scope are ranked and the
+`top` best kept; a two-component one-dimensional Gaussian mixture (scikit-learn's
+`GaussianMixture`) is fitted on them, and the candidates in the component with the higher
+mean become edges. The mixture needs a few points to say anything: with fewer than
+`MIN_FIT` candidates the single most similar one is linked, so units of a first session
+still join the graph (MemGAS's own code starts linking at the sixth session).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.mixture import GaussianMixture
+from threadpoolctl import threadpool_limits
+
+TOP_CANDIDATES = 30
+MIN_FIT = 3
+
+
+def gmm_select(similarities: np.ndarray, top: int = TOP_CANDIDATES) -> np.ndarray:
+    """Indices into `similarities` of the candidates in the higher-mean mixture component,
+    most similar first."""
+    if similarities.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    order = np.argsort(-similarities, kind="stable")[:top]
+    values = similarities[order].astype(np.float64)
+    if values.size < MIN_FIT:
+        return order[:1]
+    if float(values.max() - values.min()) < 1e-9:
+        return order
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        mixture = GaussianMixture(n_components=2, random_state=0).fit(values.reshape(-1, 1))
+    labels = mixture.predict(values.reshape(-1, 1))
+    return order[labels == int(np.argmax(mixture.means_.ravel()))]
+
+
+def associate(new: np.ndarray, earlier: np.ndarray, causal: bool = False, top: int = TOP_CANDIDATES
+              ) -> list[tuple[int, int, float]]:
+    """(new row, earlier row, cosine) edges for each row of `new` (unit vectors) against
+    `earlier`. With `causal`, `new` rows are the last rows of `earlier` in the same order and
+    each may only link to rows before its own."""
+    if new.shape[0] == 0 or earlier.shape[0] == 0:
+        return []
+    similarities = np.asarray(new @ earlier.T, dtype=np.float64)
+    first_new = earlier.shape[0] - new.shape[0]
+    edges = []
+    with threadpool_limits(1):  # k-means init on 30 points: worker threads cost 4x more than they do
+        for row in range(new.shape[0]):
+            limit = first_new + row if causal else earlier.shape[0]
+            for column in gmm_select(similarities[row, :limit], top):
+                edges.append((row, int(column), float(similarities[row, column])))
+    return edges
