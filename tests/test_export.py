@@ -12,8 +12,9 @@ from click.testing import CliRunner
 
 from hippo import Hippo
 from hippo.cli import main
+from hippo.corpus import Passage
 from hippo.export import snapshot_to_networkx
-from hippo.snapshot import GraphSnapshot, load_snapshot
+from hippo.snapshot import GraphSnapshot, load_snapshot, pack_passages
 from hippo.stats import index_stats
 from hippo.store import IndexStore
 
@@ -95,7 +96,8 @@ def test_bad_export_arguments_are_one_line_errors(
 
 def test_a_pair_joined_by_a_fact_and_a_synonym_is_one_edge() -> None:
     snapshot = GraphSnapshot(
-        passage_ids=["p"], entity_ids=["a", "b"], entity_names=["ada", "ada brennan"], fact_ids=["f1", "f2"],
+        **pack_passages([Passage("p", "Ada", "")]), entity_ids=["a", "b"], entity_names=["ada", "ada brennan"],
+        fact_ids=["f1", "f2"],
         fact_relations=["is", "called"], fact_subject=np.array([0, 1]), fact_object=np.array([1, 0]),
         passage_vectors=np.zeros((1, 2)), entity_vectors=np.zeros((2, 2)), fact_vectors=np.zeros((2, 2)),
         edge_src=np.array([1, 0, 1]), edge_dst=np.array([2, 1, 2]), edge_weight=np.array([2.0, 1.0, 0.9]),
