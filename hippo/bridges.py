@@ -45,9 +45,9 @@ class BridgeFinder:
 
     @classmethod
     def load(cls, index_dir: Path, snapshot: GraphSnapshot) -> BridgeFinder:
-        """The finder for `snapshot`, with each passage's facts and each titled entity's title
-        read from the index's records."""
-        passage_index = {pid: i for i, pid in enumerate(snapshot.passage_ids)}
+        """The finder for `snapshot`, with each passage's facts read from the index's records and
+        each titled entity's title from the snapshot's passages."""
+        passage_index = snapshot.passage_index
         fact_index = {fid: i for i, fid in enumerate(snapshot.fact_ids)}
         facts: dict[int, list[int]] = defaultdict(list)
         titles: dict[int, str] = {}
@@ -55,10 +55,10 @@ class BridgeFinder:
             for pid, fid in store.passage_facts():
                 if pid in passage_index and fid in fact_index:
                     facts[passage_index[pid]].append(fact_index[fid])
-            for passage in store.passages():
-                entity = snapshot.entity_index.get(normalize_entity(passage.title)) if passage.title else None
-                if entity is not None:
-                    titles.setdefault(entity, passage.title)
+        for passage in map(snapshot.passage, range(len(snapshot.passage_ids))):
+            entity = snapshot.entity_index.get(normalize_entity(passage.title)) if passage.title else None
+            if entity is not None:
+                titles.setdefault(entity, passage.title)
         return cls(snapshot, dict(facts), titles)
 
     def find(

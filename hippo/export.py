@@ -34,9 +34,9 @@ EDGE_KINDS = {FACT_EDGE: "fact", MENTION_EDGE: "mention", SYNONYM_EDGE: "synonym
 
 def index_to_networkx(index_dir: Path) -> nx.Graph:
     """The index's retrieval graph as an undirected networkx Graph (attributes: module doc)."""
-    with IndexStore.open(index_dir) as store:
-        snapshot = load_snapshot(index_dir)
-        titles = {p.id: p.title for p in store.passages(snapshot.passage_ids)}
+    IndexStore.open(index_dir).close()  # a missing or foreign index is refused as such
+    snapshot = load_snapshot(index_dir)
+    titles = {pid: snapshot.passage(i).title for i, pid in enumerate(snapshot.passage_ids)}
     return snapshot_to_networkx(snapshot, titles)
 
 

@@ -120,6 +120,11 @@ class GraphSnapshot:
         return np.bincount(self.edge_dst[self.edge_kind == 1], minlength=self.node_count)
 
     @cached_property
+    def passage_index(self) -> dict[str, int]:
+        """Passage id -> passage index."""
+        return {pid: i for i, pid in enumerate(self.passage_ids)}
+
+    @cached_property
     def entity_index(self) -> dict[str, int]:
         """Entity name -> entity index."""
         return {name: i for i, name in enumerate(self.entity_names)}

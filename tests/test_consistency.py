@@ -21,6 +21,7 @@ from hippo.stats import index_stats
 from hippo.store import DB_NAME, IndexStore
 
 QUESTION = "Who became chief executive of Korvan Motors in 1960?"
+CONVERSATION = Path(__file__).resolve().parent.parent / "data" / "conversation"
 
 
 def _ranked(hippo: Hippo, top_k: int = 5) -> list[tuple[str, str]]:
@@ -51,6 +52,21 @@ def test_a_reader_keeps_complete_passages_while_files_are_deleted_and_changed(
     assert _ranked(reader) == before  # the reader's snapshot still has every passage it ranks
     fresh = _ranked(Hippo(index))
     assert len(fresh) == 5 and not any("Korvan Motors became" in text for _, text in fresh)
+
+
+def test_a_reader_keeps_whole_sessions_while_a_conversation_is_re_indexed(tmp_path: Path) -> None:
+    corpus = tmp_path / "conversation"
+    shutil.copytree(CONVERSATION, corpus)
+    index = tmp_path / "index"
+    Hippo(index).index([corpus])
+    reader = Hippo(index)
+    question = "Who coached Ben for the half marathon?"
+    before = [(p.id, p.text) for p in reader.retrieve(question, pipeline="dense", top_k=3).passages]
+    turns = [json.loads(line) for line in (corpus / "friends.jsonl").read_text().splitlines()]
+    (corpus / "friends.jsonl").write_text("".join(json.dumps({**t, "text": t["text"] + " (edited)"}) + "\n"
+                                                  for t in turns))
+    Hippo(index).index([corpus])  # every turn passage is replaced
+    assert [(p.id, p.text) for p in reader.retrieve(question, pipeline="dense", top_k=3).passages] == before
 
 
 def test_a_reader_loading_while_a_new_snapshot_replaces_the_old_one_retries(

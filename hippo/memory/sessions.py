@@ -11,7 +11,6 @@ import numpy as np
 
 from hippo.corpus import Passage
 from hippo.memory.view import MemoryView, memory_view
-from hippo.store import IndexStore
 
 KEPT = ("filter", "kept")  # state.cache key: passage indices the filter stage kept
 
@@ -42,8 +41,8 @@ def conversation_sessions(context: Any, state: Any) -> list[tuple[Passage, float
     ids = context.snapshot.passage_ids
     hits = view.sessions_from_passages([(ids[i], s) for i, s in state.ranking], state.top_k)
     kept = {ids[int(i)] for i in state.cache.get(KEPT, np.zeros(0))} if KEPT in state.cache else None
-    with IndexStore.open(context.index_dir) as store:
-        texts = {p.id: p.text for p in store.passages({pid for h in hits for pid in h.passage_ids})}
+    snapshot, positions = context.snapshot, context.snapshot.passage_index
+    texts = {pid: snapshot.passage(positions[pid]).text for h in hits for pid in h.passage_ids if pid in positions}
     sessions: list[tuple[Passage, float]] = []
     for hit in hits:
         shown = [pid for pid in hit.passage_ids if pid in texts and (kept is None or pid in kept)]
