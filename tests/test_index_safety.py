@@ -17,6 +17,7 @@ from hippo.api import Hippo
 from hippo.cli import main
 from hippo.errors import IndexFormatError
 from hippo.indexer import Indexer
+from hippo.memory.store import MemoryStore
 from hippo.snapshot import CURRENT_FILE
 from hippo.store import DB_NAME, IndexStore
 from tests.conftest import REPO, SAMPLE
@@ -56,6 +57,8 @@ def test_a_read_only_index_is_queried_and_nothing_in_it_is_written(
 ) -> None:
     index = _copy(sample_index, tmp_path)
     IndexStore.open(index, write=True).close()  # a writer's close folds in and removes -wal/-shm (readers leave them)
+    with MemoryStore(index):  # the same for the MemGAS memory database beside it
+        pass
     (index / ".lock").unlink()
     before = _files(index)
     assert not any(name.endswith(("-wal", "-shm", ".lock")) for name in before)
