@@ -96,16 +96,30 @@ class BrowserPage:
 
     def connect(self, uri: str, user: str, password: str) -> None:
         from selenium.webdriver.common.keys import Keys
-        from selenium.webdriver.support.ui import Select
 
         scheme, address = uri.split("://", 1)
-        Select(self._find('[data-testid="bolt-scheme-select"]')).select_by_visible_text(f"{scheme}://")
+        self._choose(self._find('[data-testid="bolt-scheme-select"]'), f"{scheme}://")
         for field, value in (("boltaddress", address), ("username", user), ("password", password)):
             element = self._find(f'[data-testid="{field}"]')
             element.send_keys(Keys.CONTROL, "a")  # replaces a prefilled value (clear() bypasses React)
             element.send_keys(Keys.DELETE, value)
         self._find('[data-testid="connect"]').click()
         self.wait.until(lambda d: "You are connected as user" in self._find('[data-testid="stream"]').text)
+
+    def _choose(self, element: Any, text: str) -> None:
+        """Picks the option shown as `text`: sets the value the way React listens for it (Chromium
+        156's driver no longer clicks options of a native drop-down)."""
+        from selenium.webdriver.support.ui import Select
+
+        select = Select(element)
+        options = {o.get_attribute("textContent").strip(): o.get_attribute("value") for o in select.options}
+        assert text in options, f"the drop-down offers {sorted(options)}, not {text}"
+        self.driver.execute_script(
+            "const setter = Object.getOwnPropertyDescriptor(HTMLSelectElement.prototype, 'value').set;"
+            "setter.call(arguments[0], arguments[1]);"
+            "arguments[0].dispatchEvent(new Event('change', {bubbles: true}));",
+            element, options[text])
+        assert select.first_selected_option.get_attribute("textContent").strip() == text
 
     def run(self, command: str) -> Any:
         """Types `command` into the editor, runs it and returns its result frame once drawn."""
