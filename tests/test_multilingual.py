@@ -49,17 +49,29 @@ def test_german_question_finds_its_passage_with_minilm(multilingual: Hippo) -> N
     ("Wer hat die Mühlbachbrücke entworfen?", "Mühlbachbrücke", "Klara Vogt"), ("谁设计了青石桥？", "青石桥", "李明"),
     ("من صمم جسر الوادي؟", "جسر الوادي", "سامي حداد"),
 ])
-def test_default_pipeline_links_a_title_in_any_script_and_ranks_its_passage_high(
+def test_default_pipeline_links_a_title_in_any_script_and_ranks_its_passage_first(
     multilingual: Hippo, question: str, title: str, answer: str
 ) -> None:
     """The question spells a page title exactly (no capitals in Chinese or Arabic): hipporag2
-    links it, so that page ranks in the top 2 even where MiniLM's dense ranking cannot read the
-    script (the top fact, parsed from foreign text by the English spaCy model, still competes)."""
-    top = multilingual.retrieve(question, top_k=2)
-    assert title in [p.title for p in top.passages]
-    assert any(answer in p.text for p in top.passages)
-    linked = next(t for t in top.trace if t["stage"] == "link")["entities"]
-    assert [e["entity"] for e in linked if e["score"] == 1.0] == [title.casefold()]
+    links it, and that page ranks first even where MiniLM's dense ranking cannot read the
+    script: the best fact, parsed from foreign text by the English spaCy model, seeds its
+    entities with its low cosine, not with a rescaled 1.0."""
+    top = multilingual.retrieve(question, top_k=3)
+    assert top.passages[0].title == title
+    assert answer in top.passages[0].text
+    link = next(t for t in top.trace if t["stage"] == "link")
+    assert [e["entity"] for e in link["entities"] if e["score"] == 1.0] == [title.casefold()]
+
+
+def test_rescaled_fact_seeds_let_a_foreign_parse_outrank_the_named_page(multilingual: Hippo, tmp_path: Path) -> None:
+    """The case `fact_seed = "cosine"` fixes: with HippoRAG 2's min-max rescaling the Chinese
+    question's best (unrelated) fact weighs as much as the exactly named title."""
+    pipeline = (REPO / "pipelines" / "hipporag2.toml").read_text(encoding="utf-8")
+    rescaled = tmp_path / "rescaled.toml"
+    rescaled.write_text(pipeline.replace('fact_seed = "cosine"', 'fact_seed = "min_max"'), encoding="utf-8")
+    top = multilingual.retrieve("谁设计了青石桥？", pipeline=str(rescaled), top_k=3)
+    assert top.passages[0].title != "青石桥"
+    assert "青石桥" in [p.title for p in top.passages]
 
 
 def test_minilm_cannot_read_chinese_or_arabic() -> None:

@@ -13,7 +13,7 @@ from hippo.api import Hippo
 from hippo.cli import main
 from hippo.errors import HippoError
 from hippo.pipeline import available_pipelines, load_pipeline
-from tests.conftest import SAMPLE_QUESTIONS
+from tests.conftest import REPO, SAMPLE_QUESTIONS
 
 
 @pytest.fixture(scope="module")
@@ -44,6 +44,19 @@ def test_hipporag2_finds_the_supporting_passages_of_multi_hop_questions(hippo: H
     assert _recall_at(5, results, questions) >= 0.85
     director = hippo.retrieve("Where was the director of The Silent Tide born?", top_k=2)
     assert "Marco Ferrante" in [p.title for p in director.passages]
+
+
+def test_hipporag2_finds_a_bridge_passage_that_dense_misses(tmp_path: Path) -> None:
+    """data/bridges: the composer's page shares few words with a three-hop question that
+    distractor pages (other composers, rivers, birth towns) echo, so dense ranks it 9th; the
+    graph walks from the named work to its composer and ranks it in the top 3."""
+    h = Hippo(tmp_path / "index")
+    h.index([REPO / "data" / "bridges"])
+    question = "Which river flows through the town where the composer of the Lantern Suite was born?"
+    dense = [p.title for p in h.retrieve(question, pipeline="dense", top_k=5).passages]
+    graph = [p.title for p in h.retrieve(question, top_k=3).passages]
+    assert "Oskar Lindqvist" in graph
+    assert "Oskar Lindqvist" not in dense
 
 
 def test_batched_and_single_retrieval_agree(hippo: Hippo) -> None:

@@ -9,7 +9,7 @@ or misses long titles), and named-entity mentions whose nearest entity embedding
 similarity floor (linking with no floor maps unrelated words onto random entities).
 
 The stage writes two memory levels of entity seeds: "facts" (each entity of a linked fact
-gets the mean score of its linked facts) and "entities" (each linked entity its link score),
+gets the mean score of its linked facts: their cosine to the query, see `fact_seed`) and "entities" (each linked entity its link score),
 each scaled by the weight of the query it came from.
 """
 
@@ -53,6 +53,11 @@ class LinkStage(Stage):
     entity_threshold: float = setting(0.8, ge=0)  # cosine a mention needs to link to an entity (> 1: never)
     match_names: bool = True
     recognition: Literal["auto", "on", "off"] = "auto"  # "auto": filter with the LLM when one is configured
+    # "cosine": a linked fact seeds its entities with its cosine to the query, so a weak best fact
+    # (a question the facts do not cover, or in a script the parser cannot read) does not outweigh
+    # an exactly named entity (1.0); "min_max": rescaled over all facts as HippoRAG 2 does (the
+    # best fact is always 1.0)
+    fact_seed: Literal["cosine", "min_max"] = "cosine"
 
     def apply(self, state: RetrievalState, ctx: RetrievalContext) -> dict[str, Any]:
         recognize = self.recognition == "on" or (self.recognition == "auto" and ctx.llm_spec is not None)
@@ -89,9 +94,9 @@ class LinkStage(Stage):
         if not ctx.snapshot.fact_ids or count <= 0:
             return []
         scores = ctx.scores(state, "facts")
-        normalized = min_max(scores)
+        seeds = scores if self.fact_seed == "cosine" else min_max(scores)
         columns = ctx.similarities(state, "facts")
-        return [LinkedFact(i, float(normalized[i]), _best_query(state.queries, columns, i).text)
+        return [LinkedFact(i, float(seeds[i]), _best_query(state.queries, columns, i).text)
                 for i, _ in rank_by_scores(scores, count)]
 
     def _recognize(self, state: RetrievalState, ctx: RetrievalContext, facts: list[LinkedFact]) -> list[LinkedFact]:
