@@ -9,8 +9,9 @@ or misses long titles), and named-entity mentions whose nearest entity embedding
 similarity floor (linking with no floor maps unrelated words onto random entities).
 
 The stage writes two memory levels of entity seeds: "facts" (each entity of a linked fact
-gets the mean score of its linked facts: their cosine to the query, see `fact_seed`) and "entities" (each linked entity its link score),
-each scaled by the weight of the query it came from.
+gets the mean score of its linked facts: their cosine to the query, see `fact_seed`) and
+"entities" (each linked entity its link score), each scaled by the weight of the query it
+came from.
 """
 
 from __future__ import annotations
