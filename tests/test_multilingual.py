@@ -64,14 +64,28 @@ def test_default_pipeline_links_a_title_in_any_script_and_ranks_its_passage_firs
 
 
 def test_rescaled_fact_seeds_let_a_foreign_parse_outrank_the_named_page(multilingual: Hippo, tmp_path: Path) -> None:
-    """The case `fact_seed = "cosine"` fixes: with HippoRAG 2's min-max rescaling the Chinese
-    question's best (unrelated) fact weighs as much as the exactly named title."""
+    """The case `fact_seed = "cosine"` fixes: with HippoRAG 2's min-max rescaling (and no
+    `fact_threshold`) the Chinese question's best, unrelated fact weighs as much as the exactly
+    named title."""
     pipeline = (REPO / "pipelines" / "hipporag2.toml").read_text(encoding="utf-8")
+    pipeline = pipeline.replace('fact_seed = "cosine"', 'fact_seed = "min_max"')
     rescaled = tmp_path / "rescaled.toml"
-    rescaled.write_text(pipeline.replace('fact_seed = "cosine"', 'fact_seed = "min_max"'), encoding="utf-8")
+    rescaled.write_text(pipeline.replace("fact_threshold = 0.35", "fact_threshold = 0"), encoding="utf-8")
     top = multilingual.retrieve("谁设计了青石桥？", pipeline=str(rescaled), top_k=3)
     assert top.passages[0].title != "青石桥"
     assert "青石桥" in [p.title for p in top.passages]
+
+
+def test_a_question_that_links_nothing_gets_the_dense_ranking(multilingual: Hippo) -> None:
+    """No title spelled and no fact near the Chinese question (the parser's facts are English
+    noise): hipporag2 links nothing and ranks as `dense` does, which finds the bridge."""
+    question = "谁设计了柳州镇的石拱桥？"
+    graph = multilingual.retrieve(question, top_k=3)
+    dense = multilingual.retrieve(question, pipeline="dense", top_k=3)
+    link = next(t for t in graph.trace if t["stage"] == "link")
+    assert link["facts"] == [] and link["entities"] == []
+    assert [p.id for p in graph.passages] == [p.id for p in dense.passages]
+    assert graph.passages[0].title == "青石桥"
 
 
 def test_minilm_cannot_read_chinese_or_arabic() -> None:

@@ -59,6 +59,9 @@ class LinkStage(Stage):
     # an exactly named entity (1.0); "min_max": rescaled over all facts as HippoRAG 2 does (the
     # best fact is always 1.0)
     fact_seed: Literal["cosine", "min_max"] = "cosine"
+    # cosine the best facts need to link at all: a question no fact covers (or one in a script
+    # the parser cannot read) links none, and with no entity named either `ppr` ranks densely
+    fact_threshold: float = setting(0.35, ge=0)
 
     def apply(self, state: RetrievalState, ctx: RetrievalContext) -> dict[str, Any]:
         recognize = self.recognition == "on" or (self.recognition == "auto" and ctx.llm_spec is not None)
@@ -98,7 +101,7 @@ class LinkStage(Stage):
         seeds = scores if self.fact_seed == "cosine" else min_max(scores)
         columns = ctx.similarities(state, "facts")
         return [LinkedFact(i, float(seeds[i]), _best_query(state.queries, columns, i).text)
-                for i, _ in rank_by_scores(scores, count)]
+                for i, score in rank_by_scores(scores, count) if score >= self.fact_threshold]
 
     def _recognize(self, state: RetrievalState, ctx: RetrievalContext, facts: list[LinkedFact]) -> list[LinkedFact]:
         """The facts the LLM keeps for the question; HippoError when the filter fails."""
