@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
+import uvicorn
 
 from hippo.api import Hippo, RetrievedPassage
 from hippo.errors import HippoError, UnknownDocumentError
@@ -26,8 +27,6 @@ from hippo.serve.batcher import Batcher
 from hippo.store import IndexStore, writer_active
 from tests.conftest import REPO
 from tests.llm_server import free_port
-
-uvicorn = pytest.importorskip("uvicorn")
 
 KEY = "test-key-1234"
 AUTH = {"Authorization": f"Bearer {KEY}"}
