@@ -224,11 +224,18 @@ class Hippo:
 
         return index_to_networkx(self.index_dir)
 
+    def refresh(self) -> bool:
+        """Has the next query load the index's newest snapshot if another process wrote one
+        since this Hippo loaded its own (the models stay loaded); True if it will. Without it
+        a Hippo answers from the snapshot it loaded until its own `index` or `delete`."""
+        if self._context is not None and self._context.stale():
+            self._reload = True
+        return self._reload
+
     @property
     def context(self) -> RetrievalContext:
-        """The loaded index, reloaded (models kept) when its current snapshot changed: after
-        `index`, or when another process indexed it."""
-        if self._context is None or self._reload or self._context.stale():
+        """The loaded index, reloaded (models kept) after `index`, `delete` or `refresh`."""
+        if self._context is None or self._reload:
             self._reload = False
             self._context = RetrievalContext(self.index_dir, self.llm, self.llm_model, models_from=self._context)
         return self._context

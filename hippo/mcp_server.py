@@ -32,6 +32,7 @@ def build_server(hippo: Hippo, default_pipeline: str) -> MCPServer:
     @contextmanager
     def calling() -> Iterator[None]:
         with lock:
+            hippo.refresh()  # a snapshot another process wrote is answered from
             try:
                 yield
             except HippoError as err:

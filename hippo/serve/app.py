@@ -163,6 +163,7 @@ def create_app(hippo: Hippo, pipeline: str, *, api_key: str | None = None,
 
 def _run_batch(hippo: Hippo, key: tuple[str, str, int], questions: list[str]) -> list[dict[str, Any]]:
     kind, pipeline, top_k = key
+    hippo.refresh()  # a snapshot another process wrote is answered from
     if kind == "ask":
         return [a.to_dict() for a in hippo.ask_many(questions, pipeline, top_k)]
     return [r.to_dict() for r in hippo.retrieve_many(questions, pipeline, top_k)]
