@@ -19,7 +19,6 @@ from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from hippo.api import Hippo, RetrievedPassage
 from hippo.errors import HippoError, UnknownDocumentError
@@ -27,6 +26,7 @@ from hippo.serve.batcher import Batcher
 from hippo.store import IndexStore, writer_active
 from tests.conftest import REPO
 from tests.llm_server import free_port
+from tests.serve_server import ThreadServer
 
 KEY = "test-key-1234"
 AUTH = {"Authorization": f"Bearer {KEY}"}
@@ -39,29 +39,6 @@ def _copy(sample_index: Path, target: Path) -> Path:
     return target
 
 
-class _ThreadServer:
-    """uvicorn serving `app` on a free loopback port in a thread of the test process."""
-
-    def __init__(self, app: Any) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        config = uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning", access_log=False)
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    def __enter__(self) -> _ThreadServer:
-        self.thread.start()
-        deadline = time.monotonic() + 60
-        while not self.server.started:
-            assert self.thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-            time.sleep(0.05)
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(30)
-
-
 @pytest.fixture(scope="module")
 def server(sample_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     """A server with an API key and a small body limit on a copy of the sample index."""
@@ -69,7 +46,7 @@ def server(sample_index: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
 
     index = _copy(sample_index, tmp_path_factory.mktemp("served") / "index")
     app = create_app(Hippo(index), "hipporag2", api_key=KEY, max_body=MAX_BODY)
-    with _ThreadServer(app) as running:
+    with ThreadServer(app) as running:
         yield running.url, index
 
 
@@ -223,7 +200,7 @@ def test_a_server_killed_mid_index_restarts_usable_and_the_index_resumes(sample_
     index, log, port = _copy(sample_index, tmp_path / "index"), tmp_path / "serve.log", free_port()
     url = f"http://127.0.0.1:{port}"
     docs = [{"title": f"Vessel {i}", "text": f"The schooner Vessel {i} was built in Dunmore in {1800 + i} by the "
-             f"shipwright Hale {i % 7}, and sailed to Leeds with {i * 3} tons of slate."} for i in range(200)]
+             f"shipwright Hale {i % 7}, and sailed to Leeds with {i * 3} tons of slate."} for i in range(120)]
     before = Hippo(index).context.snapshot.passage_ids
     process = _serve(index, port, log)
     try:
