@@ -1,6 +1,7 @@
 """`hippo mcp`: an index as agent memory over the Model Context Protocol (stdio), with the
 official `mcp` SDK (its `MCPServer`, called FastMCP before mcp 2). Tools: `retrieve`, `ask`,
-`add_documents`, `add_session`; their results are the JSON of the HTTP API."""
+`add_documents`, `add_session`. `retrieve` and `ask` answer with the JSON of `POST /retrieve`
+and `POST /ask`; the writing tools with the documents' ids and the indexing report."""
 
 from __future__ import annotations
 
