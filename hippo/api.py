@@ -180,16 +180,29 @@ class Hippo:
         dicts (optionally with a dialog "id") or (speaker, text) pairs. The session is saved as
         a conversation JSONL file inside the index; its memory units are associated with the
         conversation's earlier ones, and nothing indexed before is redone."""
+        path, body = self._session_file(conversation, session_id, turns, date)
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(body, encoding="utf-8")
+        return self.index([path])
+
+    def session_document_id(
+        self, conversation: str, session_id: str | int, turns: Sequence[Any], date: str = ""
+    ) -> str:
+        """The document id `add_session` indexes this session under (for `delete`)."""
+        return str(self._session_file(conversation, session_id, turns, date)[0])
+
+    def _session_file(
+        self, conversation: str, session_id: str | int, turns: Sequence[Any], date: str
+    ) -> tuple[Path, str]:
+        """Where a session is saved inside the index (named by its content) and its JSONL."""
         try:
             records = session_records(conversation, session_id, turns, date)
         except ValueError as err:
             raise HippoError(f"add_session({conversation!r}, {session_id!r}): {err}") from None
         body = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
-        path = self.index_dir / SESSIONS_DIR / f"{hashlib.sha1(body.encode()).hexdigest()[:16]}.jsonl"
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(body, encoding="utf-8")
-        return self.index([path])
+        name = f"{hashlib.sha1(body.encode()).hexdigest()[:16]}.jsonl"
+        return (self.index_dir / SESSIONS_DIR).resolve() / name, body
 
     def retrieve(self, question: str, pipeline: str = DEFAULT_PIPELINE, top_k: int = DEFAULT_TOP_K) -> Retrieval:
         """The `top_k` passages for `question` (no reader)."""

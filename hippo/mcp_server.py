@@ -62,6 +62,8 @@ def build_server(hippo: Hippo, default_pipeline: str) -> MCPServer:
     def add_session(conversation: str, session: str, turns: list[dict[str, str]], date: str = "") -> dict[str, Any]:
         """Remembers one session of a conversation: turns are {"speaker", "text"} (optionally "id")."""
         with calling():
-            return {"report": asdict(hippo.add_session(conversation, session, turns, date))}
+            report = hippo.add_session(conversation, session, turns, date)
+            return {"documents": [hippo.session_document_id(conversation, session, turns, date)],
+                    "report": asdict(report)}
 
     return server

@@ -53,3 +53,4 @@ def test_mcp_tools_over_stdio(sample_index: Path, tmp_path: Path) -> None:
     assert "Thomas Keel" in {p["title"] for p in seen["asked"]["passages"]}
     assert seen["bad"].is_error and "unknown" in seen["bad"].content[0].text
     assert seen["session"]["report"]["files_changed"] == 1
+    assert Path(seen["session"]["documents"][0]).is_file()

@@ -224,10 +224,18 @@ def test_a_server_killed_mid_index_restarts_usable_and_the_index_resumes(sample_
         assert resumed.json()["reports"][0]["files_unchanged"] > 0  # what was committed is not redone
         stats = httpx.get(f"{url}/stats", headers=AUTH).json()
         assert stats["documents"] == 3 + len(docs) and stats["up_to_date"], stats
+        turns = [("Ann", "I booked the ferry to Skye for May 3."), ("Bo", "Great, I will rent bikes there.")]
         with Hippo.remote(url, api_key=KEY) as remote:  # sessions last: they make it a conversation index
-            report = remote.add_session("trip", 1, [("Ann", "I booked the ferry to Skye for May 3."),
-                                                    ("Bo", "Great, I will rent bikes there.")], date="2023-04-01")
+            report = remote.add_session("trip", 1, turns, date="2023-04-01")
             assert report.files_changed == 1 and remote.stats()["sessions"] == 1
+            session = {"conversation": "trip", "session": 1, "date": "2023-04-01",
+                       "turns": [{"speaker": who, "text": text} for who, text in turns]}
+            again = httpx.post(f"{url}/index", json={"sessions": [session]}, headers=AUTH, timeout=120).json()
+            assert again["reports"][0]["files_unchanged"] == 1
+            [session_id] = again["documents"]
+            assert Path(session_id).is_file() and Path(session_id).is_relative_to(index.resolve())
+            assert remote.delete([session_id]).files_removed == 1
+            assert remote.stats()["sessions"] == 0 and not Path(session_id).exists()
     finally:
         process.kill()
         process.wait(30)

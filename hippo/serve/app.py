@@ -134,15 +134,16 @@ def create_app(hippo: Hippo, pipeline: str, *, api_key: str | None = None,
     async def write(job: Any, *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(writer, job, *args)
 
-    @app.post("/index", summary="Add documents and/or sessions; answered once committed")
+    @app.post("/index", summary="Add documents and/or sessions (their ids come back); answered once committed")
     async def index(body: IndexRequest) -> JSONResponse:
         documents = [d.model_dump() for d in body.documents]
+        sessions = [(s.conversation, s.session, [t.model_dump(exclude_none=True) for t in s.turns], s.date)
+                    for s in body.sessions]
+        ids = memory_document_ids(documents) + [hippo.session_document_id(*session) for session in sessions]
         reports = [asdict(await write(partial(hippo.index, documents, replace=False)))] if documents else []
-        for session in body.sessions:
-            turns = [t.model_dump(exclude_none=True) for t in session.turns]
-            reports.append(asdict(await write(hippo.add_session, session.conversation, session.session, turns,
-                                              session.date)))
-        return JSONResponse({"documents": memory_document_ids(documents), "reports": reports})
+        for session in sessions:
+            reports.append(asdict(await write(hippo.add_session, *session)))
+        return JSONResponse({"documents": ids, "reports": reports})
 
     @app.delete("/documents/{document_id:path}", summary="Remove a document by the id /index returned")
     async def delete(document_id: str) -> JSONResponse:
