@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from hippo.config import IndexSettings, default_index_dir
 from hippo.conversations import session_records
-from hippo.errors import HippoError
+from hippo.errors import HippoError, UnknownDocumentError
 from hippo.indexer import SESSIONS_DIR, Indexer, IndexReport
 from hippo.llm.cache import default_cache_path
 from hippo.llm.factory import check_llm_spec
@@ -19,6 +19,7 @@ from hippo.memory.global_memory import check_mode
 from hippo.memory.sessions import SessionPassage
 from hippo.pipeline import DEFAULT_PIPELINE, DEFAULT_TOP_K, Pipeline, load_pipeline
 from hippo.stages import RetrievalContext, RetrievalState
+from hippo.store import DB_NAME
 
 if TYPE_CHECKING:
     import networkx as nx
@@ -157,6 +158,8 @@ class Hippo:
         path) and updates the graph; an unknown id is an UnknownDocumentError and nothing
         changes. A session `add_session` saved is removed with its file."""
         ids = list(document_ids)
+        if ids and not (self.index_dir / DB_NAME).exists():  # nothing to delete: create no index for it
+            raise UnknownDocumentError(f"no document {ids[0]!r}: {self.index_dir} holds no index yet")
         report = self._indexed(self._indexer().run([], delete=ids))
         sessions = (self.index_dir / SESSIONS_DIR).resolve()
         for doc_id in ids:
