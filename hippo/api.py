@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from hippo.config import IndexSettings, default_index_dir
 from hippo.conversations import session_records
-from hippo.errors import HippoError
+from hippo.errors import HippoError, UnknownDocumentError
 from hippo.indexer import SESSIONS_DIR, Indexer, IndexReport
 from hippo.llm.cache import default_cache_path
 from hippo.llm.factory import check_llm_spec
@@ -19,9 +19,12 @@ from hippo.memory.global_memory import check_mode
 from hippo.memory.sessions import SessionPassage
 from hippo.pipeline import DEFAULT_PIPELINE, DEFAULT_TOP_K, Pipeline, load_pipeline
 from hippo.stages import RetrievalContext, RetrievalState
+from hippo.store import DB_NAME
 
 if TYPE_CHECKING:
     import networkx as nx
+
+    from hippo.serve.client import RemoteHippo
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,15 @@ class Retrieval:
     passages: list[RetrievedPassage]
     trace: list[dict[str, Any]] = field(default_factory=list)
 
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape of a retrieval (`POST /retrieve` answers it)."""
+        return {"question": self.question, "passages": [vars(p) for p in self.passages], "trace": self.trace}
+
+    @classmethod
+    def from_dict(cls, payload: Mapping[str, Any]) -> Retrieval:
+        """The retrieval `to_dict` gave (passages with a "session" are RetrievedSession)."""
+        return cls(payload["question"], [_passage(p) for p in payload["passages"]], payload.get("trace", []))
+
 
 @dataclass
 class Answer(Retrieval):
@@ -63,15 +75,23 @@ class Answer(Retrieval):
     note: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON shape printed by `hippo ask --json`."""
-        return {
-            "question": self.question,
-            "answer": self.answer,
-            "citations": self.citations,
-            "note": self.note,
-            "passages": [vars(p) for p in self.passages],
-            "trace": self.trace,
-        }
+        """The JSON shape printed by `hippo ask --json` (and answered by `POST /ask`)."""
+        retrieval = super().to_dict()
+        return {"question": retrieval.pop("question"), "answer": self.answer, "citations": self.citations,
+                "note": self.note, **retrieval}
+
+    @classmethod
+    def from_dict(cls, payload: Mapping[str, Any]) -> Answer:
+        """The answer `to_dict` gave."""
+        retrieval = Retrieval.from_dict(payload)
+        return cls(retrieval.question, retrieval.passages, retrieval.trace, answer=payload.get("answer"),
+                   citations=list(payload.get("citations", [])), note=payload.get("note"))
+
+
+def _passage(payload: Mapping[str, Any]) -> RetrievedPassage:
+    if "session" in payload:
+        return RetrievedSession(**{**payload, "turns": tuple(payload.get("turns", ()))})
+    return RetrievedPassage(**payload)
 
 
 Document = Mapping[str, str]
@@ -101,13 +121,25 @@ class Hippo:
         self.quiet = quiet
         self.workers = workers
         self._context: RetrievalContext | None = None
+        self._reload = False
         self._pipelines: dict[str, Pipeline] = {}
 
-    def index(self, sources: Iterable[str | Path | Document], global_memory: str | None = None) -> IndexReport:
+    @staticmethod
+    def remote(url: str, api_key: str | None = None) -> RemoteHippo:
+        """A client of the `hippo serve` server at `url` with `retrieve`, `ask` and `index`
+        (needs the `serve` extra; see `hippo.serve.client.RemoteHippo`)."""
+        from hippo.serve.client import RemoteHippo
+
+        return RemoteHippo(url, api_key)
+
+    def index(
+        self, sources: Iterable[str | Path | Document], global_memory: str | None = None, *, replace: bool = True
+    ) -> IndexReport:
         """Indexes files and folders, and in-memory documents given as {"title", "text"} dicts
         (one passage each, like JSONL records). The documents of one call replace those of the
-        previous call that gave any: the same ones again change nothing. Warnings go to stderr
-        and into the report; LLM OpenIE responses are cached in the index directory.
+        previous call that gave any (with `replace=False` they join them): the same ones again
+        change nothing. Each is indexed under the id `hippo.indexer.memory_document_ids` gives.
+        Warnings go to stderr and into the report; LLM OpenIE responses are cached in the index.
 
         `global_memory` ("extractive", "gist" with the LLM, "none") sets the index's MemoRAG
         memory for the `clues` stage; None keeps the index's ("extractive" for a new one)."""
@@ -119,12 +151,30 @@ class Hippo:
                 documents.append(source)
             else:
                 paths.append(Path(source))
-        options = {"llm": self.llm, "llm_model": self.llm_model, "cache_path": default_cache_path(self.index_dir)}
-        indexer = Indexer(self.index_dir, self.settings, quiet=self.quiet, extractor_options=options,
-                          workers=self.workers, global_memory=global_memory)
-        report = indexer.run(paths, documents or None)
-        self._context = None
+        return self._indexed(self._indexer(global_memory).run(paths, documents or None, replace_documents=replace))
+
+    def delete(self, document_ids: Iterable[str]) -> IndexReport:
+        """Removes documents by id (`memory:<hash>` for an in-memory one, a file's absolute
+        path) and updates the graph; an unknown id is an UnknownDocumentError and nothing
+        changes. A session `add_session` saved is removed with its file."""
+        ids = list(document_ids)
+        if ids and not (self.index_dir / DB_NAME).exists():  # nothing to delete: create no index for it
+            raise UnknownDocumentError(f"no document {ids[0]!r}: {self.index_dir} holds no index yet")
+        report = self._indexed(self._indexer().run([], delete=ids))
+        sessions = (self.index_dir / SESSIONS_DIR).resolve()
+        for doc_id in ids:
+            if Path(doc_id).parent == sessions:
+                Path(doc_id).unlink(missing_ok=True)
         return report
+
+    def _indexed(self, report: IndexReport) -> IndexReport:
+        self._reload = True  # the memory units may have changed without a new graph snapshot
+        return report
+
+    def _indexer(self, global_memory: str | None = None) -> Indexer:
+        options = {"llm": self.llm, "llm_model": self.llm_model, "cache_path": default_cache_path(self.index_dir)}
+        return Indexer(self.index_dir, self.settings, quiet=self.quiet, extractor_options=options,
+                       workers=self.workers, global_memory=global_memory)
 
     def add_session(
         self, conversation: str, session_id: str | int, turns: Sequence[Any], date: str = ""
@@ -133,16 +183,29 @@ class Hippo:
         dicts (optionally with a dialog "id") or (speaker, text) pairs. The session is saved as
         a conversation JSONL file inside the index; its memory units are associated with the
         conversation's earlier ones, and nothing indexed before is redone."""
+        path, body = self._session_file(conversation, session_id, turns, date)
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(body, encoding="utf-8")
+        return self.index([path])
+
+    def session_document_id(
+        self, conversation: str, session_id: str | int, turns: Sequence[Any], date: str = ""
+    ) -> str:
+        """The document id `add_session` indexes this session under (for `delete`)."""
+        return str(self._session_file(conversation, session_id, turns, date)[0])
+
+    def _session_file(
+        self, conversation: str, session_id: str | int, turns: Sequence[Any], date: str
+    ) -> tuple[Path, str]:
+        """Where a session is saved inside the index (named by its content) and its JSONL."""
         try:
             records = session_records(conversation, session_id, turns, date)
         except ValueError as err:
             raise HippoError(f"add_session({conversation!r}, {session_id!r}): {err}") from None
         body = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
-        path = self.index_dir / SESSIONS_DIR / f"{hashlib.sha1(body.encode()).hexdigest()[:16]}.jsonl"
-        if not path.exists():
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(body, encoding="utf-8")
-        return self.index([path])
+        name = f"{hashlib.sha1(body.encode()).hexdigest()[:16]}.jsonl"
+        return (self.index_dir / SESSIONS_DIR).resolve() / name, body
 
     def retrieve(self, question: str, pipeline: str = DEFAULT_PIPELINE, top_k: int = DEFAULT_TOP_K) -> Retrieval:
         """The `top_k` passages for `question` (no reader)."""
@@ -152,8 +215,9 @@ class Hippo:
         self, questions: Sequence[str], pipeline: str = DEFAULT_PIPELINE, top_k: int = DEFAULT_TOP_K
     ) -> list[Retrieval]:
         """Retrieval for many questions at once (batched PPR)."""
-        states = self._pipeline(pipeline).run_batch(list(questions), self.context, retrieve_only=True, top_k=top_k)
-        return [Retrieval(s.question, self._passages(s), s.trace) for s in states]
+        ctx = self.context  # one snapshot for the whole call
+        states = self._pipeline(pipeline).run_batch(list(questions), ctx, retrieve_only=True, top_k=top_k)
+        return [Retrieval(s.question, _passages(ctx, s), s.trace) for s in states]
 
     def ask(self, question: str, pipeline: str = DEFAULT_PIPELINE, top_k: int = READ_TOP_K) -> Answer:
         """Retrieves `top_k` passages and has the reader answer from exactly those, citing them
@@ -164,8 +228,10 @@ class Hippo:
         self, questions: Sequence[str], pipeline: str = DEFAULT_PIPELINE, top_k: int = READ_TOP_K
     ) -> list[Answer]:
         """Answers for many questions, models loaded once."""
-        states = self._pipeline(pipeline).run_batch(list(questions), self.context, top_k=top_k)
-        return [self._answer(s) for s in states]
+        ctx = self.context
+        states = self._pipeline(pipeline).run_batch(list(questions), ctx, top_k=top_k)
+        return [Answer(s.question, _passages(ctx, s), s.trace, answer=s.answer, citations=s.citations, note=s.note)
+                for s in states]
 
     def to_networkx(self) -> nx.Graph:
         """The retrieval graph as a networkx Graph: passage and entity nodes (attributes kind,
@@ -174,11 +240,20 @@ class Hippo:
 
         return index_to_networkx(self.index_dir)
 
+    def refresh(self) -> bool:
+        """Has the next query load the index's newest snapshot if another process wrote one
+        since this Hippo loaded its own (the models stay loaded); True if it will. Without it
+        a Hippo answers from the snapshot it loaded until its own `index` or `delete`."""
+        if self._context is not None and self._context.stale():
+            self._reload = True
+        return self._reload
+
     @property
     def context(self) -> RetrievalContext:
-        """The loaded index (reloaded after `index`)."""
-        if self._context is None:
-            self._context = RetrievalContext(self.index_dir, self.llm, self.llm_model)
+        """The loaded index, reloaded (models kept) after `index`, `delete` or `refresh`."""
+        if self._context is None or self._reload:
+            self._reload = False
+            self._context = RetrievalContext(self.index_dir, self.llm, self.llm_model, models_from=self._context)
         return self._context
 
     def _pipeline(self, name: str) -> Pipeline:
@@ -186,11 +261,8 @@ class Hippo:
             self._pipelines[name] = load_pipeline(name)
         return self._pipelines[name]
 
-    def _passages(self, state: RetrievalState) -> list[RetrievedPassage]:
-        return [RetrievedSession(p.id, p.title, p.text, score, p.session, p.date, p.turns)
-                if isinstance(p, SessionPassage) else RetrievedPassage(p.id, p.title, p.text, score)
-                for p, score in self.context.ranked_passages(state)]
 
-    def _answer(self, state: RetrievalState) -> Answer:
-        return Answer(state.question, self._passages(state), state.trace,
-                      answer=state.answer, citations=state.citations, note=state.note)
+def _passages(ctx: RetrievalContext, state: RetrievalState) -> list[RetrievedPassage]:
+    return [RetrievedSession(p.id, p.title, p.text, score, p.session, p.date, p.turns)
+            if isinstance(p, SessionPassage) else RetrievedPassage(p.id, p.title, p.text, score)
+            for p, score in ctx.ranked_passages(state)]

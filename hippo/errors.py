@@ -7,3 +7,7 @@ class HippoError(Exception):
 
 class IndexFormatError(HippoError):
     """The index directory is missing, foreign, corrupt, newer, or built with other models."""
+
+
+class UnknownDocumentError(HippoError):
+    """A document id the index does not hold."""

@@ -27,7 +27,7 @@ from hippo.corpus import (
     record_passage,
 )
 from hippo.embed import Encoder, text_key
-from hippo.errors import HippoError
+from hippo.errors import HippoError, UnknownDocumentError
 from hippo.extract import Extraction, Extractor, get_extractor
 from hippo.graph import build_edges, derive_records, synonym_pairs
 from hippo.memory.build import update_memory
@@ -110,12 +110,15 @@ class Indexer:
         self.warn = warn or progress_warn
 
     def run(
-        self, paths: Sequence[Path], documents: Sequence[Mapping[str, Any]] | None = None
+        self, paths: Sequence[Path], documents: Sequence[Mapping[str, Any]] | None = None, *,
+        replace_documents: bool = True, delete: Sequence[str] = (),
     ) -> IndexReport:
         """Indexes every supported file under `paths`; removes indexed files that are gone.
 
         `documents` ({"title", "text"} records, one passage each) replace the in-memory
-        documents indexed before; None leaves those alone.
+        documents indexed before (with `replace_documents`) or join them; None leaves those
+        alone. `delete` names documents to remove by id (UnknownDocumentError, before anything
+        changes, for an id the index does not hold).
         """
         found = {Path(p): self._outside_index(discover(Path(p))) for p in paths}  # input errors first
         memory = None if documents is None else memory_passages(documents)
@@ -125,10 +128,11 @@ class Indexer:
         with IndexStore.open(self.index_dir, settings=self.requested, create=True, write=True) as store:
             settings = store.settings
             started = time.perf_counter()
+            _delete_documents(store, delete, report)
             for root, files in found.items():
                 self._sync_files(store, root, files, settings, report)
             if memory is not None:
-                _sync_memory(store, memory, report)
+                _sync_memory(store, memory, report, replace_documents)
             report.seconds["read"] = time.perf_counter() - started
             self._extract(store, settings, report)
             if store.dirty or not snapshot_exists(self.index_dir):
@@ -308,9 +312,25 @@ def memory_passages(documents: Sequence[Mapping[str, Any]]) -> list[Passage]:
     return passages
 
 
-def _sync_memory(store: IndexStore, passages: list[Passage], report: IndexReport) -> None:
+def memory_document_ids(documents: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The document id each in-memory document is indexed under (a content id, `memory:<hash>`)."""
+    return [MEMORY_PREFIX + p.id for p in memory_passages(documents)]
+
+
+def _delete_documents(store: IndexStore, doc_ids: Sequence[str], report: IndexReport) -> None:
+    """Removes documents by id, all or (an unknown id) none."""
+    for doc_id in doc_ids:
+        if store.document(doc_id) is None:
+            raise UnknownDocumentError(f"no document {doc_id!r} in the index; ids are those indexing returned "
+                                       "(memory:<hash> for an in-memory document, a file's absolute path)")
+    for doc_id in dict.fromkeys(doc_ids):
+        store.delete_document(doc_id)
+        report.files_removed += 1
+
+
+def _sync_memory(store: IndexStore, passages: list[Passage], report: IndexReport, replace: bool) -> None:
     """Stores in-memory documents under content ids (so the same ones again change nothing)
-    and removes those of an earlier list that are not in this one."""
+    and, with `replace`, removes those of an earlier list that are not in this one."""
     present = {MEMORY_PREFIX + p.id: p for p in passages}
     for doc_id, passage in present.items():
         if store.document(doc_id) is not None:
@@ -320,7 +340,7 @@ def _sync_memory(store: IndexStore, passages: list[Passage], report: IndexReport
         store.replace_document(DocumentRecord(doc_id, passage.title, passage.id, size, 0), [passage])
         report.files_changed += 1
     report.files_seen += len(present)
-    for document in store.documents():
+    for document in store.documents() if replace else ():
         if document.id.startswith(MEMORY_PREFIX) and document.id not in present:
             store.delete_document(document.id)
             report.files_removed += 1

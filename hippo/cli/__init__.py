@@ -11,11 +11,13 @@ from hippo.cli.cache import cache_group
 from hippo.cli.eval import bench_command, eval_command
 from hippo.cli.export import export_command
 from hippo.cli.index import index_command, stats_command
+from hippo.cli.mcp import mcp_command
 from hippo.cli.neo4j import neo4j_group
+from hippo.cli.serve import serve_command
 from hippo.errors import HippoError
 
 COMMANDS: list[click.Command] = [index_command, stats_command, ask_command, eval_command, bench_command, neo4j_group,
-                               cache_group, export_command]
+                               cache_group, export_command, serve_command, mcp_command]
 
 
 class _FriendlyGroup(click.Group):

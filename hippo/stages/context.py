@@ -19,7 +19,7 @@ from hippo.corpus import Passage
 from hippo.embed import Encoder
 from hippo.errors import HippoError
 from hippo.models import load_spacy
-from hippo.snapshot import GraphSnapshot, load_snapshot
+from hippo.snapshot import GraphSnapshot, current_generation, load_snapshot
 from hippo.stages.scoring import combine_queries
 from hippo.stages.state import RetrievalState
 from hippo.store import IndexStore, writable
@@ -27,22 +27,38 @@ from hippo.store import IndexStore, writable
 log = logging.getLogger("hippo.stages")
 
 UNIT_VECTORS = {"passages": "passage_vectors", "facts": "fact_vectors", "entities": "entity_vectors"}
+_MODELS = ("encoder", "nlp", "llm")
 
 
 class RetrievalContext:
-    """The loaded index and lazily created models shared by all stages of a process."""
+    """The loaded index and lazily created models shared by all stages of a process.
 
-    def __init__(self, index_dir: Path, llm_spec: str | None = None, llm_model: str | None = None) -> None:
+    `generation` names the snapshot loaded (it may be older than the one loaded if a writer
+    replaced it meanwhile; then the next `stale()` says so). `models_from` hands over the
+    models another context of the same index already loaded, so a reload does not redo them.
+    """
+
+    def __init__(
+        self, index_dir: Path, llm_spec: str | None = None, llm_model: str | None = None,
+        models_from: RetrievalContext | None = None,
+    ) -> None:
         self.index_dir = Path(index_dir)
         self.llm_spec = llm_spec
         self.llm_model = llm_model
         with IndexStore.open(self.index_dir) as store:
             self.settings = store.settings
+        self.generation = current_generation(self.index_dir)
         self.snapshot: GraphSnapshot = load_snapshot(self.index_dir)
+        if models_from is not None and models_from.settings == self.settings:
+            self.__dict__.update({k: v for k, v in vars(models_from).items() if k in _MODELS})
         self._warned: set[str] = set()
         if not self.snapshot.passage_ids:
             raise HippoError(f"the index has no passages; index some documents first: "
                              f"`hippo index CORPUS --index {self.index_dir}`")
+
+    def stale(self) -> bool:
+        """Whether the index's current snapshot is another than the one loaded."""
+        return current_generation(self.index_dir) != self.generation
 
     @cached_property
     def encoder(self) -> Encoder:
