@@ -141,6 +141,8 @@ def test_personalization_sums_every_level_times_its_weight(sample_index: Path) -
     state.level_weights["entities"] = 0.5
     expected = np.zeros(snapshot.node_count)
     (fact,) = state.linked_facts
+    question_vector = ctx.encoder.encode([QUESTION])[0]
+    assert fact.score == pytest.approx(float(snapshot.fact_vectors[fact.fact] @ question_vector), abs=1e-5)
     for entity in {int(snapshot.fact_subject[fact.fact]), int(snapshot.fact_object[fact.fact])}:
         expected[passages + entity] += fact.score
     for linked in state.linked_entities:
