@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 data="${HIPPO_DATA:-../shared/data}"
 indexes="${HIPPO_EVAL_INDEXES:-.hippo-eval}/locomo10"
-p=bench/pipelines
+p=bench/locomo-pipelines
 baselines="$p/only-session.toml,$p/only-turn.toml,$p/only-sentence.toml,$p/only-exchange.toml"
 baselines="$baselines,$p/only-summary.toml,$p/only-keywords.toml,$p/memgas-graph.toml,$p/memgas-paper.toml"
 mkdir -p bench/results
