@@ -117,10 +117,14 @@ def create_app(hippo: Hippo, pipeline: str, *, api_key: str | None = None,
     app.add_middleware(Guard, api_key=api_key, max_body=max_body)
     _add_error_handlers(app)
 
+    known = set(available_pipelines())  # listed once, not on every query
+
     async def query(kind: Literal["retrieve", "ask"], body: Query, top_k: int) -> JSONResponse:
         name = body.pipeline or pipeline
-        if name not in available_pipelines():
-            return _error(404, f"unknown pipeline {name!r}; available: {', '.join(available_pipelines())}")
+        if name not in known:
+            known.update(available_pipelines())  # a pipeline file added since the server started
+            if name not in known:
+                return _error(404, f"unknown pipeline {name!r}; available: {', '.join(sorted(known))}")
         return JSONResponse(await batcher.submit((kind, name, body.top_k or top_k), body.question))
 
     @app.post("/retrieve", summary="Ranked passages for a question (no reader)")
