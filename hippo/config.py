@@ -68,13 +68,17 @@ HIPPO_LLM = EnvVar("HIPPO_LLM", "the LLM when --llm is not given (default local)
 HIPPO_LLM_MODEL = EnvVar("HIPPO_LLM_MODEL", "the model at an OpenAI-compatible endpoint, like --llm-model")
 HIPPO_LLM_API_KEY = EnvVar("HIPPO_LLM_API_KEY", "API key sent to an OpenAI-compatible endpoint")
 OPENAI_API_KEY = EnvVar("OPENAI_API_KEY", "API key used when HIPPO_LLM_API_KEY is unset")
+HIPPO_LLM_RUNTIME = EnvVar(
+    "HIPPO_LLM_RUNTIME", "what runs --llm local: llama-cpp or transformers (default llama-cpp when installed)"
+)
 HIPPO_PIPELINES = EnvVar("HIPPO_PIPELINES", "':'-separated folders searched for pipeline NAME.toml files")
 HIPPO_API_KEY = EnvVar("HIPPO_API_KEY", "API key `hippo serve` requires (`Authorization: Bearer KEY`), like --api-key")
 NEO4J_URI = EnvVar("NEO4J_URI", "Bolt address of the Neo4j server (default bolt://127.0.0.1:7687)")
 NEO4J_USER = EnvVar("NEO4J_USER", "Neo4j user (default neo4j)")
 NEO4J_PASSWORD = EnvVar("NEO4J_PASSWORD", "Neo4j password")
 NEO4J_DATABASE = EnvVar("NEO4J_DATABASE", "Neo4j database (default: the server's default)")
-ENVIRONMENT = (HIPPO_INDEX, HIPPO_LLM, HIPPO_LLM_MODEL, HIPPO_LLM_API_KEY, OPENAI_API_KEY, HIPPO_PIPELINES,
+ENVIRONMENT = (HIPPO_INDEX, HIPPO_LLM, HIPPO_LLM_MODEL, HIPPO_LLM_RUNTIME, HIPPO_LLM_API_KEY, OPENAI_API_KEY,
+               HIPPO_PIPELINES,
                HIPPO_API_KEY, NEO4J_URI, NEO4J_USER, NEO4J_PASSWORD, NEO4J_DATABASE)
 
 

@@ -1,4 +1,4 @@
-"""In-process backends: llama.cpp with the bundled SmolLM2 gguf, and vLLM where a GPU exists."""
+"""In-process backends: the bundled SmolLM2 gguf on llama.cpp and on transformers, and vLLM where a GPU exists."""
 
 from __future__ import annotations
 
@@ -9,17 +9,21 @@ import pytest
 
 from hippo.errors import HippoError
 from hippo.llm import LLM, LLMRequestError, LLMUnavailable, make_llm
+from hippo.llm.factory import local_runtime
 from hippo.llm.prompts import FILTER_SCHEMA
 
-pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed")
-
 ASK = [{"role": "user", "content": "Which numbers are even: 1, 2, 3, 4? Reply as JSON."}]
+HAS_LLAMA_CPP = importlib.util.find_spec("llama_cpp") is not None
+RUNTIMES = [
+    pytest.param("llama-cpp", marks=pytest.mark.skipif(not HAS_LLAMA_CPP, reason="llama-cpp-python is not installed")),
+    "transformers",
+]
 
 
-@pytest.fixture(scope="module")
-def local() -> LLM:
-    """The bundled model, loaded once (small context so overflow is cheap to provoke)."""
-    return make_llm("local", n_ctx=512, n_threads=1)
+@pytest.fixture(scope="module", params=RUNTIMES)
+def local(request: pytest.FixtureRequest) -> LLM:
+    """The bundled model on each runtime, loaded once (small context so overflow is cheap to provoke)."""
+    return make_llm("local", n_ctx=512, n_threads=1, runtime=request.param)
 
 
 def test_local_generates_text_and_schema_json(local: LLM) -> None:
@@ -27,7 +31,7 @@ def test_local_generates_text_and_schema_json(local: LLM) -> None:
     assert text.strip()
     (constrained,) = local.generate([ASK], FILTER_SCHEMA, max_tokens=24)
     assert isinstance(json.loads(constrained)["relevant"], list)
-    assert local.name == "llama-cpp:SmolLM2-135M-Instruct.Q4_1"
+    assert local.name in ("llama-cpp:SmolLM2-135M-Instruct.Q4_1", "transformers:SmolLM2-135M-Instruct.Q4_1")
 
 
 def test_local_context_overflow_fails_only_that_request(local: LLM) -> None:
@@ -36,8 +40,20 @@ def test_local_context_overflow_fails_only_that_request(local: LLM) -> None:
     assert isinstance(fine, str)
 
 
-def test_local_missing_gguf_is_a_clear_error_at_first_use() -> None:
-    llm = make_llm("local:/nonexistent/missing.gguf")  # loading waits for the first request
+def test_local_runtime_is_llama_cpp_when_installed_else_transformers(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("HIPPO_LLM_RUNTIME", raising=False)
+    assert local_runtime() == ("llama-cpp" if HAS_LLAMA_CPP else "transformers")
+    monkeypatch.setenv("HIPPO_LLM_RUNTIME", "transformers")
+    assert local_runtime() == "transformers"
+    assert local_runtime("llama-cpp") == "llama-cpp"  # an explicit choice wins
+    monkeypatch.setenv("HIPPO_LLM_RUNTIME", "onnx")
+    with pytest.raises(HippoError, match=r"^\$HIPPO_LLM_RUNTIME='onnx' is not a local LLM runtime; use llama-cpp or"):
+        local_runtime()
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_local_missing_gguf_is_a_clear_error_at_first_use(runtime: str) -> None:
+    llm = make_llm("local:/nonexistent/missing.gguf", runtime=runtime)  # loading waits for the first request
     with pytest.raises(LLMUnavailable, match=r"--llm-model .*missing\.gguf: no such \.gguf file") as first:
         llm.generate([ASK])
     with pytest.raises(LLMUnavailable) as again:

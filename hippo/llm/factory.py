@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from hippo.config import HIPPO_LLM, HIPPO_LLM_API_KEY, HIPPO_LLM_MODEL, OPENAI_API_KEY, EnvVar
+from hippo.config import HIPPO_LLM, HIPPO_LLM_API_KEY, HIPPO_LLM_MODEL, HIPPO_LLM_RUNTIME, OPENAI_API_KEY, EnvVar
 from hippo.errors import HippoError
 from hippo.llm.base import Backend
 from hippo.llm.cache import ResponseCache
 from hippo.llm.client import LLM
 
 DEFAULT_SPEC = "local"
-SPEC_HELP = "local, local:FILE.gguf, http(s)://HOST:PORT/v1 or vllm:MODEL"
+SPEC_HELP = "local, local:FILE.gguf, http(s)://HOST:PORT/v1 (several, comma-separated, to balance over) or vllm:MODEL"
+LOCAL_RUNTIMES = ("llama-cpp", "transformers")
 
 
 def make_llm(
@@ -21,11 +23,13 @@ def make_llm(
 ) -> LLM:
     """The LLM named by `spec`, its responses cached in `cache_path` (no cache if None).
 
-    spec: "local" (bundled SmolLM2 via llama.cpp; `model` may name another .gguf file),
+    spec: "local" (the bundled SmolLM2 gguf in-process; `model` may name another .gguf file),
     "local:FILE.gguf", "http(s)://HOST:PORT/v1" (OpenAI-compatible; `model` defaults to the
-    first one the server lists; API key from $HIPPO_LLM_API_KEY or $OPENAI_API_KEY) or
+    first one the server lists; API key from $HIPPO_LLM_API_KEY or $OPENAI_API_KEY; several
+    URLs separated by commas are balanced over, see `EndpointPool`) or
     "vllm:MODEL". None means $HIPPO_LLM, else "local"; `model` None means $HIPPO_LLM_MODEL.
-    `options` go to the backend (e.g. concurrency=, timeout=, retries= for HTTP; n_ctx= local).
+    `options` go to the backend (e.g. concurrency=, timeout=, retries= for HTTP; n_ctx=, n_threads= local,
+    and runtime="llama-cpp" | "transformers": which runs it, see `local_runtime`).
     Nothing is loaded or contacted until the first request (see `LLM`); an API key that would go
     over plain http:// to another machine is refused here.
     """
@@ -43,12 +47,33 @@ def check_llm_spec(spec: str | None = None) -> str:
     if spec.startswith(("http://", "https://")):
         from hippo.llm.openai_http import refuse_plain_http_key
 
+        urls = endpoint_urls(spec)
+        if not all(url.startswith(("http://", "https://")) for url in urls):
+            raise HippoError(f"--llm {spec!r}: every comma-separated endpoint must be an http(s):// URL")
         source = _key_source()
         if source is not None:
-            refuse_plain_http_key(spec, f"${source.name}")
+            for url in urls:
+                refuse_plain_http_key(url, f"${source.name}")
     elif not (spec == "local" or spec.startswith("local:") or (spec.startswith("vllm:") and spec != "vllm:")):
         raise HippoError(f"--llm {spec!r} is not understood; use {SPEC_HELP} (or set $HIPPO_LLM)")
     return spec
+
+
+def endpoint_urls(spec: str) -> list[str]:
+    """The endpoints of an HTTP spec: one URL, or several separated by commas."""
+    return [url.strip() for url in spec.split(",") if url.strip()]
+
+
+def local_runtime(choice: str | None = None) -> str:
+    """What runs `--llm local`: `choice`, else $HIPPO_LLM_RUNTIME, else llama.cpp when
+    llama-cpp-python is installed (faster) and transformers (no build needed) when it is not."""
+    runtime = choice or HIPPO_LLM_RUNTIME.get()
+    if runtime is None:
+        return "llama-cpp" if importlib.util.find_spec("llama_cpp") is not None else "transformers"
+    if runtime not in LOCAL_RUNTIMES:
+        source = "runtime" if choice else f"${HIPPO_LLM_RUNTIME.name}"
+        raise HippoError(f"{source}={runtime!r} is not a local LLM runtime; use llama-cpp or transformers")
+    return runtime
 
 
 def _key_source() -> EnvVar | None:
@@ -60,19 +85,28 @@ def _backend(spec: str, model: str | None, options: dict[str, Any]) -> Backend |
     """The backend for a checked `spec`; a local one as a function that loads it (on the first request)."""
     if spec.startswith(("http://", "https://")):
         from hippo.llm.openai_http import OpenAIBackend
+        from hippo.llm.pool import EndpointPool
 
         source = _key_source()
-        if source is None:
-            return OpenAIBackend(spec, model, **options)
-        return OpenAIBackend(spec, model, api_key=source.get(), key_source=f"${source.name}", **options)
+        if source is not None:
+            options = {"api_key": source.get(), "key_source": f"${source.name}", **options}
+        endpoints = [OpenAIBackend(url, model, **options) for url in endpoint_urls(spec)]
+        return endpoints[0] if len(endpoints) == 1 else EndpointPool(endpoints)
     if spec == "local" or spec.startswith("local:"):
         path = spec.removeprefix("local").removeprefix(":") or model
+        runtime = local_runtime(options.pop("runtime", None))
 
         def load_gguf() -> Backend:
-            from hippo.llm.llama_local import LlamaCppBackend
             from hippo.models import bundled_gguf_path
 
-            return LlamaCppBackend(Path(path) if path else bundled_gguf_path(), **options)
+            gguf = Path(path) if path else bundled_gguf_path()
+            if runtime == "llama-cpp":
+                from hippo.llm.llama_local import LlamaCppBackend
+
+                return LlamaCppBackend(gguf, **options)
+            from hippo.llm.transformers_local import TransformersBackend
+
+            return TransformersBackend(gguf, **options)
 
         return load_gguf
 

@@ -1,4 +1,4 @@
-"""llama.cpp in-process (llama-cpp-python): the no-network default with the bundled SmolLM2 gguf.
+"""llama.cpp in-process (llama-cpp-python): the fast local runtime for the bundled SmolLM2 gguf.
 
 The 135M model is for plumbing and offline smoke runs: it writes valid JSON (output is
 grammar-constrained) but its facts are often wrong. Point --llm at a real model for quality.
@@ -30,8 +30,8 @@ class LlamaCppBackend:
             from llama_cpp import Llama
         except ImportError as err:
             raise HippoError(
-                f"--llm local needs llama-cpp-python ({err}); run "
-                "`CMAKE_ARGS=-DGGML_NATIVE=OFF pip install llama-cpp-python` or pass --llm http://HOST:PORT/v1"
+                f"the llama-cpp runtime needs llama-cpp-python ({err}); run "
+                "`CMAKE_ARGS=-DGGML_NATIVE=OFF pip install 'hippo-rag[llamacpp]'` or set HIPPO_LLM_RUNTIME=transformers"
             ) from None
         self.path = Path(model_path)
         if not self.path.is_file():

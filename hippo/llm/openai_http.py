@@ -68,7 +68,7 @@ class OpenAIBackend:
         """Runs `requests` concurrently; a failure of the whole endpoint stops the rest."""
         self._check_model()
         with ThreadPoolExecutor(self.concurrency, thread_name_prefix="hippo-llm") as pool:
-            futures: list[Future[Result]] = [pool.submit(self._complete_one, r) for r in requests]
+            futures: list[Future[Result]] = [pool.submit(self.complete_one, r) for r in requests]
             try:
                 return [f.result() for f in futures]
             except LLMUnavailable:
@@ -82,7 +82,8 @@ class OpenAIBackend:
 
     # -- one request ------------------------------------------------------------------------
 
-    def _complete_one(self, request: Request) -> Result:
+    def complete_one(self, request: Request) -> Result:
+        """One request (after the model check); raises LLMUnavailable when the endpoint is unusable."""
         body: dict[str, Any] = {
             "model": self.model, "messages": request.message_dicts(), "max_tokens": request.max_tokens,
             "temperature": request.temperature, "seed": request.seed,
@@ -97,7 +98,7 @@ class OpenAIBackend:
             if schema is not None and mode == "json_schema" and FORMAT_REJECTED in message:
                 with self._lock:
                     self._json_mode = "json_object"
-                return self._complete_one(request)
+                return self.complete_one(request)
             return self._failure(response, message)
         try:
             content = response.json()["choices"][0]["message"]["content"]
