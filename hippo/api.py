@@ -102,7 +102,8 @@ class Hippo:
     """One index directory and the models to search it; models load once, on first use.
 
     `workers` > 1 lets `index` run spaCy OpenIE in that many spawned processes on large runs
-    (a script doing so needs the usual `if __name__ == "__main__":` guard).
+    (a script doing so needs the usual `if __name__ == "__main__":` guard); `ray` (a Ray
+    cluster address, "auto" or "local"; the `ray` extra) runs OpenIE and embedding there instead.
 
     >>> h = Hippo(".hippo")                                # doctest: +SKIP
     >>> h.index(["data/sample"])                           # doctest: +SKIP
@@ -111,7 +112,7 @@ class Hippo:
 
     def __init__(
         self, index_dir: str | Path | None = None, *, llm: str | None = None, llm_model: str | None = None,
-        settings: IndexSettings | None = None, quiet: bool = True, workers: int = 1,
+        settings: IndexSettings | None = None, quiet: bool = True, workers: int = 1, ray: str | None = None,
     ) -> None:
         self.index_dir = Path(index_dir) if index_dir is not None else default_index_dir()
         check_llm_spec(llm)  # a bad --llm is an error now, not a warning per question later
@@ -120,6 +121,7 @@ class Hippo:
         self.settings = settings
         self.quiet = quiet
         self.workers = workers
+        self.ray = ray
         self._context: RetrievalContext | None = None
         self._reload = False
         self._pipelines: dict[str, Pipeline] = {}
@@ -174,7 +176,7 @@ class Hippo:
     def _indexer(self, global_memory: str | None = None) -> Indexer:
         options = {"llm": self.llm, "llm_model": self.llm_model, "cache_path": default_cache_path(self.index_dir)}
         return Indexer(self.index_dir, self.settings, quiet=self.quiet, extractor_options=options,
-                       workers=self.workers, global_memory=global_memory)
+                       workers=self.workers, global_memory=global_memory, ray=self.ray)
 
     def add_session(
         self, conversation: str, session_id: str | int, turns: Sequence[Any], date: str = ""

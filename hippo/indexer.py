@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
@@ -36,6 +36,11 @@ from hippo.progress import progress_bar
 from hippo.progress import warn as progress_warn
 from hippo.snapshot import GraphSnapshot, pack_passages, save_snapshot, snapshot_exists
 from hippo.store import DB_NAME, DocumentRecord, IndexStore
+
+if TYPE_CHECKING:
+    from hippo.ray_index import RayEncoder
+
+Worker = TypeVar("Worker")
 
 MEMORY_PREFIX = "memory:"  # id prefix of documents given in memory rather than as files
 EXTRACT_BATCH = 128
@@ -100,9 +105,11 @@ class Indexer:
         warn: Callable[[str], None] | None = None,
         workers: int = 1,
         global_memory: str | None = None,
+        ray: str | None = None,
     ) -> None:
         self.index_dir = Path(index_dir)
         self.workers = workers
+        self.ray = ray  # a Ray cluster address: OpenIE and embedding run there (see hippo.ray_index)
         self.global_memory = global_memory  # gist, extractive, none; None keeps the index's
         self.requested = settings
         self.quiet = quiet
@@ -124,6 +131,10 @@ class Indexer:
         memory = None if documents is None else memory_passages(documents)
         if self.requested is not None and not (self.index_dir / DB_NAME).exists():
             Encoder(self.requested.embedding_model)  # a model that does not load is refused before the index exists
+        if self.ray:
+            from hippo.ray_index import connect
+
+            connect(self.ray)  # an unreachable cluster is refused before anything is written
         report = IndexReport()
         with IndexStore.open(self.index_dir, settings=self.requested, create=True, write=True) as store:
             settings = store.settings
@@ -224,8 +235,7 @@ class Indexer:
         started = time.perf_counter()
         pending = store.passages_without_extraction(settings.extractor)
         if pending:
-            workers = self.workers if len(pending) >= PARALLEL_MIN_PASSAGES else 1
-            extractor = get_extractor(settings.extractor, workers=workers, **self.extractor_options)
+            extractor = self._extractor(settings.extractor, len(pending))
             with progress_bar(len(pending), f"OpenIE ({settings.extractor})", "passage", self.quiet) as bar, \
                     _closing(extractor):
                 for batch in _batches(pending, EXTRACT_BATCH):
@@ -240,6 +250,16 @@ class Indexer:
             if report.passages_extracted:
                 store.mark_dirty(True)
         report.seconds["extract"] = time.perf_counter() - started
+
+    def _extractor(self, name: str, passages: int) -> Extractor:
+        """The extractor for `passages` pending passages: on Ray when asked (not an LLM one, whose
+        requests fan out over its endpoints), else in this machine's worker processes."""
+        if self.ray and name != "llm":
+            from hippo.ray_index import RayExtractor, connect
+
+            return RayExtractor(name, connect(self.ray), **self.extractor_options)
+        workers = self.workers if passages >= PARALLEL_MIN_PASSAGES else 1
+        return get_extractor(name, workers=workers, **self.extractor_options)
 
     # -- embeddings and graph --------------------------------------------------------------------
 
@@ -292,12 +312,20 @@ class Indexer:
         missing = sorted({t for t in texts if text_key(t) not in known}, key=len)
         if not missing:
             return
-        encoder = Encoder(settings.embedding_model, settings.embed_batch_size)
-        with progress_bar(len(missing), "embedding", "text", self.quiet) as bar:
+        encoder = self._encoder(settings)
+        with progress_bar(len(missing), "embedding", "text", self.quiet) as bar, _closing(encoder):
             for chunk in _batches(missing, EMBED_CHUNK):
                 store.save_embeddings([text_key(t) for t in chunk], encoder.encode(chunk))
                 report.strings_embedded += len(chunk)
                 bar.update(len(chunk))
+
+    def _encoder(self, settings: IndexSettings) -> Encoder | RayEncoder:
+        """The index's encoder, in this process or as Ray actors when `--ray` is given."""
+        if self.ray:
+            from hippo.ray_index import RayEncoder, connect
+
+            return RayEncoder(settings.embedding_model, settings.embed_batch_size, connect(self.ray))
+        return Encoder(settings.embedding_model, settings.embed_batch_size)
 
 
 def memory_passages(documents: Sequence[Mapping[str, Any]]) -> list[Passage]:
@@ -365,12 +393,13 @@ def _first_line(err: BaseException) -> str:
 
 
 @contextmanager
-def _closing(extractor: Extractor) -> Iterator[Extractor]:
-    """Yields the extractor, then calls its `close()` if it has one (worker processes)."""
+def _closing(worker: Worker) -> Iterator[Worker]:
+    """Yields the extractor or encoder, then calls its `close()` if it has one (worker
+    processes, Ray actors)."""
     try:
-        yield extractor
+        yield worker
     finally:
-        close = getattr(extractor, "close", None)
+        close = getattr(worker, "close", None)
         if close is not None:
             close()
 

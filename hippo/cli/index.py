@@ -50,13 +50,17 @@ from hippo.store import DB_NAME, IndexStore
               help="Global memory for the MemoRAG `clues` stage: extractive (default for a new index; no LLM), "
                    "gist (written by --llm) or none. Default: what the index has.")
 @workers_option
+@click.option("--ray", metavar="ADDRESS", default=None,
+              help="Run OpenIE and embedding on a Ray cluster: HOST:PORT, auto (the cluster this machine "
+                   "joined) or local (a new one here); needs the `ray` extra on every node.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bars (warnings and the summary still print).")
 @json_option
 def index_command(
     paths: tuple[Path, ...], index_dir: Path | None, extractor: str | None, embedding_model: str | None,
     llm: str | None, llm_model: str | None, chunk_words: int | None,
     chunk_overlap: int | None, synonymy_k: int | None, synonymy_threshold: float | None,
-    title_edge_weight: float | None, global_memory: str | None, workers: int | None, quiet: bool, as_json: bool,
+    title_edge_weight: float | None, global_memory: str | None, workers: int | None, ray: str | None, quiet: bool,
+    as_json: bool,
 ) -> None:
     """Index PATHS (folders searched recursively for .txt .md .json .jsonl, or single files).
 
@@ -70,7 +74,7 @@ def index_command(
     }.items() if v is not None}
     root = resolve_index(index_dir)
     hippo = Hippo(root, llm=llm, llm_model=llm_model, settings=_requested_settings(root, overrides),
-                  quiet=quiet or as_json, workers=resolve_workers(workers))
+                  quiet=quiet or as_json, workers=resolve_workers(workers), ray=ray)
     report = hippo.index(list(paths), global_memory=global_memory)
     click.echo(json.dumps(asdict(report), indent=2) if as_json else report.summary())
 
