@@ -5,6 +5,8 @@
         --model_alias smollm2 --port 8090 --n_threads 1 --n_threads_batch 1 &
     python bench/bench_llm.py --llm local --llm http://127.0.0.1:8090/v1 \\
         --corpus ../shared/data/2wikimultihopqa/2wikimultihopqa_corpus.json --passages 16 --json bench/results/llm.json
+    # the bundled model on both local runtimes, one row each:
+    python bench/bench_llm.py --llm local --runtime llama-cpp --runtime transformers --threads 1
     # a GPU machine: python bench/bench_llm.py --llm vllm:Qwen/Qwen2.5-7B-Instruct --passages 1000
 
 Each backend gets a fresh response cache; the re-run reads the same passages through it and
@@ -26,6 +28,7 @@ from hippo.corpus import Passage, discover, read_passages
 from hippo.errors import HippoError
 from hippo.extract.llm_ie import LLMExtractor
 from hippo.llm import make_llm
+from hippo.llm.factory import LOCAL_RUNTIMES
 
 BATCH = 16
 
@@ -79,16 +82,22 @@ def main() -> int:
     parser.add_argument("--corpus", type=Path, default=Path("data/sample"))
     parser.add_argument("--passages", type=int, default=16)
     parser.add_argument("--max-tokens", type=int, default=256)
-    parser.add_argument("--threads", type=int, default=None, help="llama.cpp threads for --llm local")
+    parser.add_argument("--threads", type=int, default=None, help="threads for --llm local")
+    parser.add_argument("--runtime", action="append", choices=LOCAL_RUNTIMES, default=None,
+                        help="run --llm local on this runtime (repeatable: one row each; default: the installed one)")
     parser.add_argument("--json", type=Path, help="also write the results here")
     args = parser.parse_args()
     try:
         passages = load_passages(args.corpus, args.passages)
         rows = []
         for spec in args.llm:
-            options = {"n_threads": args.threads} if spec.startswith("local") and args.threads else {}
-            rows.append(run(spec, passages, args.max_tokens, options))
-            print(json.dumps(rows[-1]), flush=True)
+            local = spec.startswith("local")
+            for runtime in (args.runtime or [None]) if local else [None]:
+                options: dict[str, Any] = {"n_threads": args.threads} if local and args.threads else {}
+                if runtime:
+                    options["runtime"] = runtime
+                rows.append(run(spec, passages, args.max_tokens, options))
+                print(json.dumps(rows[-1]), flush=True)
     except HippoError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -4,7 +4,8 @@ write only the difference in batched `UNWIND ... MERGE` transactions.
 The database mirrors one index. Graph model (keys stay stable across re-indexing):
 
 * `(:Document {id: absolute path, title})-[:CONTAINS]->(:Passage {id: content hash, title, text})`
-* `(:Passage)-[:MENTIONS]->(:Entity {id: hash of name, name})`
+* `(:Passage)-[:MENTIONS {weight}]->(:Entity {id: hash of name, name})` (weight: `--title-edge-weight`
+  for the passage's own title entity, else 1, as in the PPR graph)
 * `(:Entity)-[:FACT {id, relation, passages: [passage ids stating it]}]->(:Entity)`
 * `(:Entity)-[:SYNONYM {similarity}]->(:Entity)` (one direction; read it undirected)
 * `(:Memory {id, granularity, text, targets})-[:ASSOCIATED {weight}]->(:Memory)`: MemGAS
@@ -25,6 +26,8 @@ from typing import Any
 import neo4j
 
 from hippo.errors import HippoError
+from hippo.extract.base import normalize_entity
+from hippo.graph import entity_id
 from hippo.memory.store import memory_graph
 from hippo.neo4j.connection import Neo4jConfig, open_session
 from hippo.progress import progress_bar
@@ -163,7 +166,7 @@ def index_graph(root: Path) -> dict[str, dict[Key, Props]]:
             "Passage": {p.id: {"id": p.id, "title": p.title, "text": p.text} for p in store.passages()},
             "Entity": {eid: {"id": eid, "name": name} for eid, name in store.entities().items()},
             "CONTAINS": {(d, p, None): {} for d, p in store.passage_documents()},
-            "MENTIONS": {(p, e, None): {} for p, e in store.passage_entities()},
+            "MENTIONS": _mentions(store),
             "FACT": {
                 (s, o, fid): {"id": fid, "relation": r, "passages": fact_passages.get(fid, [])}
                 for fid, (s, r, o) in store.facts().items()
@@ -171,6 +174,14 @@ def index_graph(root: Path) -> dict[str, dict[Key, Props]]:
             "SYNONYM": {(a, b, None): {"similarity": float(sim)} for a, b, sim in store.synonyms()},
             **memory_graph(root),
         }
+
+
+def _mentions(store: IndexStore) -> dict[Key, Props]:
+    """Passage -> entity mentions, weighted as in hippo's graph: a passage's own title entity
+    `title_edge_weight`, any other 1."""
+    title_weight = store.settings.title_edge_weight
+    titles = {p.id: entity_id(normalize_entity(p.title)) for p in store.passages() if p.title}
+    return {(p, e, None): {"weight": title_weight if titles.get(p) == e else 1.0} for p, e in store.passage_entities()}
 
 
 def push_index(

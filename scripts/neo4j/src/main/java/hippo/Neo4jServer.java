@@ -2,6 +2,7 @@ package hippo;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.HashMap;
 import java.util.Map;
 
 import org.neo4j.graphdb.QueryExecutionException;
@@ -15,10 +16,12 @@ import org.neo4j.server.CommunityBootstrapper;
  * Listens on 127.0.0.1 only, with authentication on; sets the password of user {@code neo4j},
  * then writes {@code HOME/ready}
  * and blocks until the process gets SIGTERM. The Browser is served at {@code /browser/} when its
- * jar is on the class path.
+ * jar is on the class path; procedures (Graph Data Science, {@code gds.*}) are registered from the
+ * jars in the folder named by the system property {@code hippo.neo4j.plugins}.
  */
 public final class Neo4jServer {
     private static final String PASSWORD_VARIABLE = "HIPPO_NEO4J_PASSWORD";
+    private static final String PLUGINS_PROPERTY = "hippo.neo4j.plugins";
 
     private Neo4jServer() {}
 
@@ -31,7 +34,7 @@ public final class Neo4jServer {
         Path home = Path.of(args[0]).toAbsolutePath();
         Path ready = home.resolve("ready");
         Files.deleteIfExists(ready);
-        Map<String, String> config = Map.ofEntries(
+        Map<String, String> config = new HashMap<>(Map.ofEntries(
                 Map.entry("server.default_listen_address", "127.0.0.1"),
                 Map.entry("server.default_advertised_address", "127.0.0.1"),
                 Map.entry("server.bolt.listen_address", "127.0.0.1:" + args[1]),
@@ -46,7 +49,12 @@ public final class Neo4jServer {
                 Map.entry("server.memory.pagecache.size", "64m"),
                 Map.entry("dbms.memory.transaction.total.max", "256m"),
                 Map.entry("db.tx_log.rotation.retention_policy", "2 files"),
-                Map.entry("dbms.usage_report.enabled", "false"));
+                Map.entry("dbms.security.procedures.unrestricted", "gds.*"),
+                Map.entry("dbms.usage_report.enabled", "false")));
+        String plugins = System.getProperty(PLUGINS_PROPERTY);
+        if (plugins != null) {
+            config.put("server.directories.plugins", plugins);
+        }
         CommunityBootstrapper server = new CommunityBootstrapper();
         int status = server.start(home, config);
         if (status != 0) {
