@@ -7,19 +7,16 @@ grammar-constrained) but its facts are often wrong. Point --llm at a real model 
 from __future__ import annotations
 
 import os
-import threading
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from hippo.errors import HippoError
 from hippo.llm.base import LLMRequestError, LLMUnavailable, Request, Result
+from hippo.llm.gguf_local import REPEAT_PENALTY, GgufBackend
 
-REPEAT_PENALTY = 1.1  # llama.cpp server's default; without it small models loop until max_tokens
 
-
-class LlamaCppBackend:
-    """Chat completions from a local .gguf file, one request at a time."""
+class LlamaCppBackend(GgufBackend):
+    """Chat completions from a local .gguf file with llama.cpp, one request at a time."""
 
     kind = "llama-cpp"
 
@@ -33,9 +30,7 @@ class LlamaCppBackend:
                 f"the llama-cpp runtime needs llama-cpp-python ({err}); run "
                 "`CMAKE_ARGS=-DGGML_NATIVE=OFF pip install 'hippo-rag[llamacpp]'` or set HIPPO_LLM_RUNTIME=transformers"
             ) from None
-        self.path = Path(model_path)
-        if not self.path.is_file():
-            raise LLMUnavailable(f"--llm-model {self.path}: no such .gguf file")
+        super().__init__(model_path)
         threads = n_threads or max(1, min(8, (os.cpu_count() or 2) // 2))
         try:
             self._llama = Llama(
@@ -44,17 +39,6 @@ class LlamaCppBackend:
             )
         except (ValueError, RuntimeError) as err:
             raise LLMUnavailable(f"--llm-model {self.path}: llama.cpp cannot load it ({err})") from None
-        self._lock = threading.Lock()
-
-    @property
-    def model(self) -> str:
-        """The gguf file name without its suffix."""
-        return self.path.stem
-
-    def complete(self, requests: Sequence[Request]) -> list[Result]:
-        """Runs the requests in order; a prompt longer than the context fails only itself."""
-        with self._lock:
-            return [self._complete_one(r) for r in requests]
 
     def _complete_one(self, request: Request) -> Result:
         options: dict[str, Any] = {

@@ -10,17 +10,15 @@ from __future__ import annotations
 
 import contextlib
 import io
-import threading
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from hippo.llm.base import LLMRequestError, LLMUnavailable, Request, Result
-from hippo.llm.llama_local import REPEAT_PENALTY
+from hippo.llm.gguf_local import REPEAT_PENALTY, GgufBackend
 from hippo.model_cache import cached_entry, file_key
 
 
-class TransformersBackend:
+class TransformersBackend(GgufBackend):
     """Chat completions from a local .gguf file with transformers, one request at a time."""
 
     kind = "transformers"
@@ -29,24 +27,11 @@ class TransformersBackend:
         """Loads `model_path` (dequantized to float32: ~0.6 GB for the 135M model, cached on disk); prompts
         longer than `n_ctx` tokens fail, as they would in llama.cpp; `n_threads` caps torch's
         threads while generating (None: torch's own setting)."""
-        self.path = Path(model_path)
-        if not self.path.is_file():
-            raise LLMUnavailable(f"--llm-model {self.path}: no such .gguf file")
+        super().__init__(model_path)
         self.n_ctx = n_ctx
         self.n_threads = n_threads
         self._tokenizer, self._model = _load(self.path)
         self._grammars: Any = None  # xgrammar's compiler, made at the first schema (it caches compiled schemas)
-        self._lock = threading.Lock()
-
-    @property
-    def model(self) -> str:
-        """The gguf file name without its suffix."""
-        return self.path.stem
-
-    def complete(self, requests: Sequence[Request]) -> list[Result]:
-        """Runs the requests in order; a prompt longer than the context fails only itself."""
-        with self._lock:
-            return [self._complete_one(r) for r in requests]
 
     def _complete_one(self, request: Request) -> Result:
         import torch
