@@ -11,6 +11,8 @@ from typing import Any
 DEFAULT_INDEX_DIR = Path(".hippo")
 DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
 DEFAULT_EXTRACTOR = "spacy"
+ENCODERS = ("onnx", "torch")  # runtimes of the embedding model (hippo.embed)
+DEFAULT_ENCODER = "onnx"
 
 
 @dataclass(frozen=True)
@@ -18,7 +20,9 @@ class IndexSettings:
     """How a corpus becomes an index. Recorded in the index at creation.
 
     `embedding_model` and `extractor` are fixed for an index's lifetime; the rest only
-    affect how new documents are split and how the graph is rebuilt.
+    affect how new documents are split and how the graph is rebuilt. `encoder` is the runtime
+    the index embeds with and queries use by default (an index recorded before it existed was
+    built with torch).
     """
 
     embedding_model: str = DEFAULT_EMBEDDING_MODEL
@@ -29,8 +33,11 @@ class IndexSettings:
     synonymy_threshold: float = 0.8
     title_edge_weight: float = 10.0
     embed_batch_size: int = 128
+    encoder: str = DEFAULT_ENCODER
 
     def __post_init__(self) -> None:
+        if self.encoder not in ENCODERS:
+            raise ValueError(f"encoder must be one of {', '.join(ENCODERS)}")
         if self.chunk_words < 10:
             raise ValueError("chunk_words must be at least 10")
         if self.chunk_overlap_sentences < 0:
@@ -48,7 +55,7 @@ class IndexSettings:
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> IndexSettings:
         known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in values.items() if k in known})
+        return cls(**{"encoder": "torch", **{k: v for k, v in values.items() if k in known}})
 
 
 @dataclass(frozen=True)

@@ -123,7 +123,8 @@ class Indexer:
         found = {Path(p): self._outside_index(discover(Path(p))) for p in paths}  # input errors first
         memory = None if documents is None else memory_passages(documents)
         if self.requested is not None and not (self.index_dir / DB_NAME).exists():
-            Encoder(self.requested.embedding_model)  # a model that does not load is refused before the index exists
+            # a model that does not load is refused before the index exists
+            Encoder(self.requested.embedding_model, runtime=self.requested.encoder)
         report = IndexReport()
         with IndexStore.open(self.index_dir, settings=self.requested, create=True, write=True) as store:
             settings = store.settings
@@ -292,7 +293,7 @@ class Indexer:
         missing = sorted({t for t in texts if text_key(t) not in known}, key=len)
         if not missing:
             return
-        encoder = Encoder(settings.embedding_model, settings.embed_batch_size)
+        encoder = Encoder(settings.embedding_model, settings.embed_batch_size, settings.encoder)
         with progress_bar(len(missing), "embedding", "text", self.quiet) as bar:
             for chunk in _batches(missing, EMBED_CHUNK):
                 store.save_embeddings([text_key(t) for t in chunk], encoder.encode(chunk))
