@@ -43,7 +43,8 @@ class Encoder:
     def dim(self) -> int:
         if self.runtime == "onnx":
             return self._model.dim
-        return int(self._model.get_sentence_embedding_dimension())
+        model = self._model
+        return int((getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension)())
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """(len(texts), dim) float32 array of L2-normalized embeddings."""

@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from hippo import onnx_encoder
 from hippo.api import Hippo
 from hippo.cli import main
+from hippo.datasets import load_questions
 from hippo.embed import Encoder
 from hippo.indexer import passage_string
 from hippo.models import embedding_model_path
@@ -28,6 +29,7 @@ MODEL = "all-MiniLM-L6-v2"
 FP32_MIN_COSINE = 0.9999
 INT8_MEAN_COSINE = 0.985
 INT8_MIN_COSINE = 0.95
+RANK_AGREES = 4
 
 
 @pytest.fixture(scope="module")
@@ -64,21 +66,23 @@ def test_encoder_runtimes_share_the_interface(sample_strings: list[str]) -> None
 
 
 def test_onnx_and_torch_indexes_rank_the_sample_alike(sample_index: Path, tmp_path: Path) -> None:
-    """The same top 10 for every sample question, from an index built and queried with torch
-    and one built and queried with onnx (the default)."""
-    import json
-
+    """An index built and queried with onnx (the default) and one with torch: for every sample
+    question and pipeline, the same first RANK_AGREES passages in order and the same gold
+    passages in the top 5 and top 10 (below the top 4 the 22-passage sample has near-ties,
+    e.g. dense cosines 0.01 apart, that int8 may swap)."""
     assert index_stats(sample_index)["encoder"] == "onnx"
     torch_hippo = Hippo(tmp_path / "torch", encoder="torch")
     torch_hippo.index([SAMPLE])
     assert index_stats(tmp_path / "torch")["encoder"] == "torch"
     onnx_hippo = Hippo(sample_index)
-    questions = [json.loads(line)["question"] for line in SAMPLE_QUESTIONS.read_text().splitlines() if line.strip()]
     for pipeline in ("hipporag2", "dense"):
-        for question in questions:
-            ours = [p.id for p in onnx_hippo.retrieve(question, pipeline, top_k=10).passages]
-            theirs = [p.id for p in torch_hippo.retrieve(question, pipeline, top_k=10).passages]
-            assert ours == theirs, (pipeline, question)
+        for question in load_questions(SAMPLE_QUESTIONS):
+            ours = [p.title for p in onnx_hippo.retrieve(question.question, pipeline, top_k=10).passages]
+            theirs = [p.title for p in torch_hippo.retrieve(question.question, pipeline, top_k=10).passages]
+            assert ours[:RANK_AGREES] == theirs[:RANK_AGREES], (pipeline, question.question)
+            for k in (5, 10):
+                gold = {g.title for g in question.gold}
+                assert gold & set(ours[:k]) == gold & set(theirs[:k]), (pipeline, question.question, k)
 
 
 def test_the_export_is_reused_and_a_damaged_one_rebuilt(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
