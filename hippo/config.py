@@ -81,8 +81,10 @@ NEO4J_URI = EnvVar("NEO4J_URI", "Bolt address of the Neo4j server (default bolt:
 NEO4J_USER = EnvVar("NEO4J_USER", "Neo4j user (default neo4j)")
 NEO4J_PASSWORD = EnvVar("NEO4J_PASSWORD", "Neo4j password")
 NEO4J_DATABASE = EnvVar("NEO4J_DATABASE", "Neo4j database (default: the server's default)")
+XDG_CACHE_HOME = EnvVar("XDG_CACHE_HOME", "where the ONNX exports of embedding models are kept, in hippo/onnx/ "
+                                          "(default ~/.cache)")
 ENVIRONMENT = (HIPPO_INDEX, HIPPO_LLM, HIPPO_LLM_MODEL, HIPPO_LLM_API_KEY, OPENAI_API_KEY, HIPPO_PIPELINES,
-               HIPPO_API_KEY, NEO4J_URI, NEO4J_USER, NEO4J_PASSWORD, NEO4J_DATABASE)
+               HIPPO_API_KEY, NEO4J_URI, NEO4J_USER, NEO4J_PASSWORD, NEO4J_DATABASE, XDG_CACHE_HOME)
 
 
 def default_index_dir() -> Path:

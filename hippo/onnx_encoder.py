@@ -27,7 +27,7 @@ import numpy as np
 import onnxruntime as ort
 from tokenizers import Tokenizer
 
-from hippo.config import usable_cores
+from hippo.config import XDG_CACHE_HOME, usable_cores
 from hippo.errors import HippoError
 
 EXPORT_RECIPE = 2  # bump when the export changes, so caches made by the old recipe are not used
@@ -40,8 +40,7 @@ TOKENS_PER_BATCH = 16384  # padded tokens per inference call: long strings go in
 
 def cache_root() -> Path:
     """`$XDG_CACHE_HOME/hippo`, else `~/.cache/hippo`."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "hippo"
+    return Path(XDG_CACHE_HOME.get() or Path.home() / ".cache") / "hippo"
 
 
 class OnnxEncoder:
