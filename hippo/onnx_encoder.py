@@ -50,7 +50,7 @@ class OnnxEncoder:
                  threads: int | None = None) -> None:
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {PRECISIONS}")
-        entry = exported_model(Path(model_dir))
+        entry = exported_model(Path(model_dir), precision)
         self._tokenizer = Tokenizer.from_file(str(entry / "tokenizer.json"))
         self._tokenizer.no_padding()
         self._tokenizer.enable_truncation(max_length)
@@ -104,12 +104,12 @@ class OnnxEncoder:
         return pooled / np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12)
 
 
-def exported_model(model_dir: Path) -> Path:
-    """The cache entry holding the ONNX export of `model_dir`, made (or remade, when
-    damaged) now if needed."""
+def exported_model(model_dir: Path, precision: str = "int8") -> Path:
+    """The cache entry holding the ONNX export of `model_dir`, made (or remade, when the
+    `precision` graph or the tokenizer is damaged) now if needed."""
     _check_layout(model_dir)
     entry = cache_root() / "onnx" / f"{model_dir.parent.name}-{model_dir.name}-{model_key(model_dir)}"
-    if _intact(entry):
+    if _intact(entry, (_FILES[precision], "tokenizer.json")):
         return entry
     if entry.exists():
         _remove(entry)
@@ -124,7 +124,7 @@ def exported_model(model_dir: Path) -> Path:
         try:
             staging.rename(entry)
         except OSError:  # another process put its export there first
-            if not _intact(entry):
+            if not _intact(entry, (_FILES[precision], "tokenizer.json")):
                 raise
     finally:
         if staging.exists():
@@ -156,11 +156,11 @@ def _check_layout(model_dir: Path) -> None:
                          "and a tokenizer.json; use --encoder torch for this model")
 
 
-def _intact(entry: Path) -> bool:
-    """Whether every file the manifest names is there with its recorded SHA-256."""
+def _intact(entry: Path, names: Sequence[str]) -> bool:
+    """Whether the files `names` are there with the SHA-256 the manifest records."""
     try:
-        manifest = json.loads((entry / MANIFEST).read_text())
-        return all(_sha256(entry / name) == digest for name, digest in manifest["files"].items())
+        recorded = json.loads((entry / MANIFEST).read_text())["files"]
+        return all(_sha256(entry / name) == recorded[name] for name in names)
     except (OSError, ValueError, LookupError, TypeError):
         return False
 
