@@ -78,7 +78,9 @@ def _cpu_has_bf16() -> bool:
 def _load_onnx(model_name: str) -> Any:
     try:
         from hippo.onnx_encoder import OnnxEncoder
-    except ImportError as err:
+    except ModuleNotFoundError as err:
+        if err.name not in ("onnxruntime", "tokenizers"):
+            raise
         raise HippoError(f"the onnx encoder needs {err.name}: run `pip install onnxruntime onnx tokenizers` "
                          "or use --encoder torch") from None
     return OnnxEncoder(embedding_model_path(model_name), max_length=MAX_SEQ_LENGTH)
