@@ -143,6 +143,9 @@ def model_key(model_dir: Path) -> str:
 
 def _check_layout(model_dir: Path) -> None:
     """A Transformer module at the folder's root, then mean pooling (what the export assumes)."""
+    if not (model_dir / "config.json").is_file():
+        raise HippoError(f"embedding model {str(model_dir)!r} cannot be loaded (no config.json in it); use the "
+                         "bundled all-MiniLM-L6-v2 or a local sentence-transformers model folder")
     try:
         modules = json.loads((model_dir / "modules.json").read_text())
         pooling = json.loads((model_dir / modules[1]["path"] / "config.json").read_text())
