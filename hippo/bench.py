@@ -52,7 +52,7 @@ class BenchReport:
     indexing: dict[str, dict[str, float]] = field(default_factory=dict)  # stage -> seconds, passages_per_s
     latency: dict[str, LatencyStats] = field(default_factory=dict)
     peak_rss_mb: float = 0.0
-    peak_worker_rss_mb: float = 0.0  # the largest finished child process (an OpenIE worker)
+    worker_peak_rss_mb: list[float] = field(default_factory=list)  # each OpenIE worker's, when this process indexed
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON-able dict of the report."""
@@ -103,10 +103,9 @@ def sample_queries(index_dir: Path, count: int) -> list[str]:
     return titles[::step][:count]
 
 
-def peak_rss_mb(who: int = resource.RUSAGE_SELF) -> float:
-    """Peak resident memory of this process so far (or, with RUSAGE_CHILDREN, of its largest
-    finished child), in MiB."""
-    peak = resource.getrusage(who).ru_maxrss
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far, in MiB."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
 
 
@@ -129,7 +128,8 @@ def run_bench(
             progress(pipeline)
         report.latency[pipeline] = query_latency(retriever, queries, pipeline)
     report.peak_rss_mb = peak_rss_mb()
-    report.peak_worker_rss_mb = peak_rss_mb(resource.RUSAGE_CHILDREN)
+    if index_report is not None:
+        report.worker_peak_rss_mb = index_report.worker_peak_rss_mb
     return report
 
 
@@ -146,6 +146,7 @@ def format_bench(report: BenchReport) -> str:
         ppr = "-" if lat.ppr_ms_mean is None else f"{lat.ppr_ms_mean:.1f} ms"
         lines.append(f"query {pipeline:<12} p50 {lat.p50_ms:7.1f} ms  p95 {lat.p95_ms:7.1f} ms  "
                      f"PPR/query {ppr}  ({lat.queries} queries, warm)")
-    lines.append(f"peak RSS     {report.peak_rss_mb:.0f} MiB (largest worker process "
-                 f"{report.peak_worker_rss_mb:.0f} MiB)")
+    workers = report.worker_peak_rss_mb
+    each = f" + OpenIE workers {' + '.join(f'{w:.0f}' for w in workers)} MiB" if workers else ""
+    lines.append(f"peak RSS     {report.peak_rss_mb:.0f} MiB{each}")
     return "\n".join(lines)

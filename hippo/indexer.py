@@ -58,6 +58,7 @@ class IndexReport:
     extraction_failures: int = 0
     strings_embedded: int = 0
     graph_rebuilt: bool = False
+    worker_peak_rss_mb: list[float] = field(default_factory=list)  # each OpenIE worker process's peak
     global_memory: str = ""  # what the global memory update did (hippo.memory.global_memory)
     seconds: dict[str, float] = field(default_factory=dict)
 
@@ -238,6 +239,7 @@ class Indexer:
                     report.extraction_failures += len(failures)
                     report.passages_extracted += len(batch) - len(failures)
                     bar.update(len(batch))
+            report.worker_peak_rss_mb = list(getattr(extractor, "worker_peak_rss_mb", []))
             if report.passages_extracted:
                 store.mark_dirty(True)
         report.seconds["extract"] = time.perf_counter() - started
