@@ -5,11 +5,11 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from hippo.config import IndexSettings, default_index_dir
+from hippo.config import ENCODERS, IndexSettings, default_index_dir
 from hippo.conversations import session_records
 from hippo.errors import HippoError, UnknownDocumentError
 from hippo.indexer import SESSIONS_DIR, Indexer, IndexReport
@@ -104,6 +104,8 @@ class Hippo:
     `workers` > 1 lets `index` run spaCy OpenIE in that many spawned processes on large runs
     (a script doing so needs the usual `if __name__ == "__main__":` guard); `ray` (a Ray
     cluster address, "auto" or "local"; the `ray` extra) runs OpenIE and embedding there instead.
+    `encoder` ("onnx" or "torch") is the embedding runtime of a new index and of queries; None:
+    the index's own (onnx for a new index). An existing index keeps embedding new documents with its own.
 
     >>> h = Hippo(".hippo")                                # doctest: +SKIP
     >>> h.index(["data/sample"])                           # doctest: +SKIP
@@ -112,12 +114,16 @@ class Hippo:
 
     def __init__(
         self, index_dir: str | Path | None = None, *, llm: str | None = None, llm_model: str | None = None,
-        settings: IndexSettings | None = None, quiet: bool = True, workers: int = 1, ray: str | None = None,
+        settings: IndexSettings | None = None, quiet: bool = True, workers: int = 1, encoder: str | None = None,
+        ray: str | None = None,
     ) -> None:
         self.index_dir = Path(index_dir) if index_dir is not None else default_index_dir()
         check_llm_spec(llm)  # a bad --llm is an error now, not a warning per question later
+        if encoder is not None and encoder not in ENCODERS:
+            raise HippoError(f"--encoder {encoder!r} is unknown; choose one of: {', '.join(ENCODERS)}")
         self.llm = llm
         self.llm_model = llm_model
+        self.encoder = encoder
         self.settings = settings
         self.quiet = quiet
         self.workers = workers
@@ -175,7 +181,10 @@ class Hippo:
 
     def _indexer(self, global_memory: str | None = None) -> Indexer:
         options = {"llm": self.llm, "llm_model": self.llm_model, "cache_path": default_cache_path(self.index_dir)}
-        return Indexer(self.index_dir, self.settings, quiet=self.quiet, extractor_options=options,
+        settings = self.settings
+        if self.encoder is not None and not (self.index_dir / DB_NAME).exists():
+            settings = replace(settings or IndexSettings(), encoder=self.encoder)
+        return Indexer(self.index_dir, settings, quiet=self.quiet, extractor_options=options,
                        workers=self.workers, global_memory=global_memory, ray=self.ray)
 
     def add_session(
@@ -255,7 +264,8 @@ class Hippo:
         """The loaded index, reloaded (models kept) after `index`, `delete` or `refresh`."""
         if self._context is None or self._reload:
             self._reload = False
-            self._context = RetrievalContext(self.index_dir, self.llm, self.llm_model, models_from=self._context)
+            self._context = RetrievalContext(self.index_dir, self.llm, self.llm_model, models_from=self._context,
+                                             encoder=self.encoder)
         return self._context
 
     def _pipeline(self, name: str) -> Pipeline:

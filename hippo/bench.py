@@ -17,7 +17,7 @@ from hippo.indexer import IndexReport
 from hippo.stats import index_stats
 from hippo.store import IndexStore
 
-INDEX_STAGES = ("read", "extract", "embed", "graph")
+INDEX_STAGES = ("read", "extract", "embed", "graph", "memory", "global_memory")
 
 
 class _Retrieval(Protocol):
@@ -52,6 +52,7 @@ class BenchReport:
     indexing: dict[str, dict[str, float]] = field(default_factory=dict)  # stage -> seconds, passages_per_s
     latency: dict[str, LatencyStats] = field(default_factory=dict)
     peak_rss_mb: float = 0.0
+    worker_peak_rss_mb: list[float] = field(default_factory=list)  # each OpenIE worker's, when this process indexed
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON-able dict of the report."""
@@ -60,12 +61,18 @@ class BenchReport:
 
 def indexing_throughput(report: IndexReport, passages: int) -> dict[str, dict[str, float]]:
     """Seconds and passages/s of each stage that did work in `report` (an index of `passages`)."""
+    changed = report.files_changed > 0 or report.graph_rebuilt
     did_work = {"read": report.files_changed > 0, "extract": report.passages_extracted > 0,
-                "embed": report.strings_embedded > 0, "graph": report.graph_rebuilt}
-    return {
+                "embed": report.strings_embedded > 0, "graph": report.graph_rebuilt, "memory": changed,
+                "global_memory": changed}
+    stages = {
         stage: {"seconds": report.seconds[stage], "passages_per_s": passages / max(report.seconds[stage], 1e-9)}
         for stage in INDEX_STAGES if did_work[stage] and stage in report.seconds
     }
+    if stages:
+        total = sum(report.seconds.get(stage, 0.0) for stage in INDEX_STAGES)
+        stages["total"] = {"seconds": total, "passages_per_s": passages / max(total, 1e-9)}
+    return stages
 
 
 def query_latency(retriever: Benchable, queries: Sequence[str], pipeline: str, top_k: int = 10) -> LatencyStats:
@@ -121,6 +128,8 @@ def run_bench(
             progress(pipeline)
         report.latency[pipeline] = query_latency(retriever, queries, pipeline)
     report.peak_rss_mb = peak_rss_mb()
+    if index_report is not None:
+        report.worker_peak_rss_mb = index_report.worker_peak_rss_mb
     return report
 
 
@@ -137,5 +146,7 @@ def format_bench(report: BenchReport) -> str:
         ppr = "-" if lat.ppr_ms_mean is None else f"{lat.ppr_ms_mean:.1f} ms"
         lines.append(f"query {pipeline:<12} p50 {lat.p50_ms:7.1f} ms  p95 {lat.p95_ms:7.1f} ms  "
                      f"PPR/query {ppr}  ({lat.queries} queries, warm)")
-    lines.append(f"peak RSS     {report.peak_rss_mb:.0f} MiB")
+    workers = report.worker_peak_rss_mb
+    each = f" + OpenIE workers {' + '.join(f'{w:.0f}' for w in workers)} MiB" if workers else ""
+    lines.append(f"peak RSS     {report.peak_rss_mb:.0f} MiB{each}")
     return "\n".join(lines)

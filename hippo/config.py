@@ -11,6 +11,8 @@ from typing import Any
 DEFAULT_INDEX_DIR = Path(".hippo")
 DEFAULT_EMBEDDING_MODEL = "all-MiniLM-L6-v2"
 DEFAULT_EXTRACTOR = "spacy"
+ENCODERS = ("onnx", "torch")  # runtimes of the embedding model (hippo.embed)
+DEFAULT_ENCODER = "onnx"
 
 
 @dataclass(frozen=True)
@@ -18,7 +20,9 @@ class IndexSettings:
     """How a corpus becomes an index. Recorded in the index at creation.
 
     `embedding_model` and `extractor` are fixed for an index's lifetime; the rest only
-    affect how new documents are split and how the graph is rebuilt.
+    affect how new documents are split and how the graph is rebuilt. `encoder` is the runtime
+    the index embeds with and queries use by default (an index recorded before it existed was
+    built with torch).
     """
 
     embedding_model: str = DEFAULT_EMBEDDING_MODEL
@@ -29,8 +33,11 @@ class IndexSettings:
     synonymy_threshold: float = 0.8
     title_edge_weight: float = 10.0
     embed_batch_size: int = 128
+    encoder: str = DEFAULT_ENCODER
 
     def __post_init__(self) -> None:
+        if self.encoder not in ENCODERS:
+            raise ValueError(f"encoder must be one of {', '.join(ENCODERS)}")
         if self.chunk_words < 10:
             raise ValueError("chunk_words must be at least 10")
         if self.chunk_overlap_sentences < 0:
@@ -48,7 +55,7 @@ class IndexSettings:
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> IndexSettings:
         known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in values.items() if k in known})
+        return cls(**{"encoder": "torch", **{k: v for k, v in values.items() if k in known}})
 
 
 @dataclass(frozen=True)
@@ -77,9 +84,10 @@ NEO4J_URI = EnvVar("NEO4J_URI", "Bolt address of the Neo4j server (default bolt:
 NEO4J_USER = EnvVar("NEO4J_USER", "Neo4j user (default neo4j)")
 NEO4J_PASSWORD = EnvVar("NEO4J_PASSWORD", "Neo4j password")
 NEO4J_DATABASE = EnvVar("NEO4J_DATABASE", "Neo4j database (default: the server's default)")
+XDG_CACHE_HOME = EnvVar("XDG_CACHE_HOME", "where derived model files are kept, in hippo/: ONNX exports of embedding "
+                                          "models, the dequantized local gguf (default ~/.cache)")
 ENVIRONMENT = (HIPPO_INDEX, HIPPO_LLM, HIPPO_LLM_MODEL, HIPPO_LLM_RUNTIME, HIPPO_LLM_API_KEY, OPENAI_API_KEY,
-               HIPPO_PIPELINES,
-               HIPPO_API_KEY, NEO4J_URI, NEO4J_USER, NEO4J_PASSWORD, NEO4J_DATABASE)
+               HIPPO_PIPELINES, HIPPO_API_KEY, NEO4J_URI, NEO4J_USER, NEO4J_PASSWORD, NEO4J_DATABASE, XDG_CACHE_HOME)
 
 
 def default_index_dir() -> Path:

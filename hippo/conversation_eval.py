@@ -193,12 +193,13 @@ class PerConversationIndexes(ConversationRetriever):
     a file holding that conversation alone (`<root>/<sample_id>.json`)."""
 
     def __init__(self, root: Path, samples: Sequence[dict[str, Any]], *, llm: str | None = None,
-                 llm_model: str | None = None, quiet: bool = True) -> None:
+                 llm_model: str | None = None, quiet: bool = True, encoder: str | None = None) -> None:
         from hippo.api import Hippo
 
         self.root = root
         self.samples = {str(s["sample_id"]): s for s in samples}
-        self.hippos = {name: Hippo(root / name, llm=llm, llm_model=llm_model, quiet=quiet) for name in self.samples}
+        self.hippos = {name: Hippo(root / name, llm=llm, llm_model=llm_model, quiet=quiet, encoder=encoder)
+                       for name in self.samples}
 
     def index(self, progress: Callable[[str], None] | None = None) -> dict[str, float]:
         """Indexes every conversation (incrementally); seconds per session of each."""

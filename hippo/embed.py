@@ -1,4 +1,10 @@
-"""Sentence embeddings with sentence-transformers, and cosine top-k search over them."""
+"""Sentence embeddings, on ONNX Runtime (default) or torch, and cosine top-k search over them.
+
+`onnx` runs the model's int8 ONNX export (`hippo.onnx_encoder`), made once per model in a user
+cache; `torch` runs it with sentence-transformers (bfloat16 autocast where oneDNN has bf16). The
+two give vectors within the cosine the README states, so an index built with one can be queried
+with the other; an index records the encoder it was built with and queries use that one unless
+told otherwise."""
 
 from __future__ import annotations
 
@@ -9,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from hippo.config import DEFAULT_ENCODER, ENCODERS
 from hippo.errors import HippoError
 from hippo.models import embedding_model_path
 
@@ -21,21 +28,30 @@ def text_key(text: str) -> str:
 
 
 class Encoder:
-    """Encodes strings to unit-length float32 vectors with one sentence-transformers model."""
+    """Encodes strings to unit-length float32 vectors with one sentence-transformers model, on
+    the `runtime` given ("onnx" or "torch")."""
 
-    def __init__(self, model_name: str, batch_size: int = 128) -> None:
+    def __init__(self, model_name: str, batch_size: int = 128, runtime: str = DEFAULT_ENCODER) -> None:
+        if runtime not in ENCODERS:
+            raise HippoError(f"--encoder {runtime!r} is unknown; choose one of: {', '.join(ENCODERS)}")
         self.model_name = model_name
         self.batch_size = batch_size
-        self._model = _load_model(model_name)
+        self.runtime = runtime
+        self._model = _load_onnx(model_name) if runtime == "onnx" else _load_model(model_name)
 
     @property
     def dim(self) -> int:
-        return int(self._model.get_sentence_embedding_dimension())
+        if self.runtime == "onnx":
+            return self._model.dim
+        model = self._model
+        return int((getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension)())
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """(len(texts), dim) float32 array of L2-normalized embeddings."""
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        if self.runtime == "onnx":
+            return self._model.encode(texts, self.batch_size)
         import torch
 
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=_cpu_has_bf16()):
@@ -56,6 +72,18 @@ def _cpu_has_bf16() -> bool:
         return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
     except (AttributeError, RuntimeError):
         return False
+
+
+@cache
+def _load_onnx(model_name: str) -> Any:
+    try:
+        from hippo.onnx_encoder import OnnxEncoder
+    except ModuleNotFoundError as err:
+        if err.name not in ("onnxruntime", "tokenizers"):
+            raise
+        raise HippoError(f"the onnx encoder needs {err.name}: run `pip install onnxruntime onnx tokenizers` "
+                         "or use --encoder torch") from None
+    return OnnxEncoder(embedding_model_path(model_name), max_length=MAX_SEQ_LENGTH)
 
 
 @cache

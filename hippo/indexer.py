@@ -63,6 +63,7 @@ class IndexReport:
     extraction_failures: int = 0
     strings_embedded: int = 0
     graph_rebuilt: bool = False
+    worker_peak_rss_mb: list[float] = field(default_factory=list)  # each OpenIE worker process's peak
     global_memory: str = ""  # what the global memory update did (hippo.memory.global_memory)
     seconds: dict[str, float] = field(default_factory=dict)
 
@@ -130,7 +131,8 @@ class Indexer:
         found = {Path(p): self._outside_index(discover(Path(p))) for p in paths}  # input errors first
         memory = None if documents is None else memory_passages(documents)
         if self.requested is not None and not (self.index_dir / DB_NAME).exists():
-            Encoder(self.requested.embedding_model)  # a model that does not load is refused before the index exists
+            # a model that does not load is refused before the index exists
+            Encoder(self.requested.embedding_model, runtime=self.requested.encoder)
         if self.ray:
             from hippo.ray_index import connect
 
@@ -247,6 +249,7 @@ class Indexer:
                     report.extraction_failures += len(failures)
                     report.passages_extracted += len(batch) - len(failures)
                     bar.update(len(batch))
+            report.worker_peak_rss_mb = list(getattr(extractor, "worker_peak_rss_mb", []))
             if report.passages_extracted:
                 store.mark_dirty(True)
         report.seconds["extract"] = time.perf_counter() - started
@@ -324,8 +327,8 @@ class Indexer:
         if self.ray:
             from hippo.ray_index import RayEncoder, connect
 
-            return RayEncoder(settings.embedding_model, settings.embed_batch_size, connect(self.ray))
-        return Encoder(settings.embedding_model, settings.embed_batch_size)
+            return RayEncoder(settings.embedding_model, settings.embed_batch_size, settings.encoder, connect(self.ray))
+        return Encoder(settings.embedding_model, settings.embed_batch_size, settings.encoder)
 
 
 def memory_passages(documents: Sequence[Mapping[str, Any]]) -> list[Passage]:

@@ -114,11 +114,11 @@ class RayExtractor:
 class RayEncoder:
     """An Encoder whose strings are split across Ray actors holding the same model."""
 
-    def __init__(self, model_name: str, batch_size: int, cpus: int) -> None:
+    def __init__(self, model_name: str, batch_size: int, runtime: str, cpus: int) -> None:
         from hippo.embed import Encoder
 
         self.model_name = model_name
-        self._pool = RayPool(functools.partial(Encoder, model_name, batch_size), cpus)
+        self._pool = RayPool(functools.partial(Encoder, model_name, batch_size, runtime), cpus)
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """(len(texts), dim) float32 unit vectors, in the order of `texts`."""

@@ -48,6 +48,7 @@ def index_stats(root: Path) -> dict[str, object]:
         "passages_without_triples": counts["passages_without_triples"],
         "extraction_repairs": counts["extraction_repairs"],
         "embedding_model": settings.embedding_model,
+        "encoder": settings.encoder,
         "extractor": settings.extractor,
         "global_memory": memory_summary(root),
         "index_bytes": sum(p.stat().st_size for p in root.rglob("*") if p.is_file()),

@@ -30,13 +30,15 @@ def _clues(trace: list[dict[str, object]]) -> list[dict[str, object]]:
 
 def test_graph_clue_names_the_bridge_and_finds_its_passage(hippo: Hippo) -> None:
     result = hippo.retrieve(TWO_HOP, pipeline="memorag", top_k=5)
-    clue, *others = _clues(result.trace)  # the best bridge first (memorag keeps two)
-    assert len(others) <= 1
-    assert clue["text"] == "Who designed the lighthouse in the town where Dunmore was born?"
+    clues = _clues(result.trace)  # the best bridges (memorag keeps two)
+    assert len(clues) <= 2
+    # one of the two: torch ranks "ada brennan bear in dunmore" first, the int8 encoder second
+    # after "ada brennan spend at halvorsen laboratories" (their fact cosines to the question differ)
+    clue = next(c for c in clues if c["text"] == "Who designed the lighthouse in the town where Dunmore was born?")
     assert str(clue["source"]).startswith("graph: ada brennan ") and "dunmore" in str(clue["source"])
     assert any(hit["title"] == "Dunmore" for hit in clue["retrieved"])  # type: ignore[union-attr]
     second_link = [e for e in result.trace if e["stage"] == "link"][1]
-    assert [q["source"] for q in second_link["queries"]][:2] == ["question", clue["source"]]
+    assert [q["source"] for q in second_link["queries"]][:3] == ["question", *(c["source"] for c in clues)]
     assert {"Ada Brennan", "Dunmore"} <= {p.title for p in result.passages}
 
 

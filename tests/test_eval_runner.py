@@ -123,4 +123,5 @@ def test_indexing_throughput_only_for_stages_that_worked() -> None:
         "read": {"seconds": 0.5, "passages_per_s": 200.0},
         "embed": {"seconds": 2.0, "passages_per_s": 50.0},
         "graph": {"seconds": 1.0, "passages_per_s": 100.0},
+        "total": {"seconds": pytest.approx(3.51), "passages_per_s": pytest.approx(100 / 3.51)},
     }

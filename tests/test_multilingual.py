@@ -127,5 +127,5 @@ def test_embedding_model_option_takes_a_local_folder(tmp_path: Path, monkeypatch
     broken = runner.invoke(main, ["index", str(corpus), "--index", str(tmp_path / "new"),
                                   "--embedding-model", str(empty)])
     assert broken.exit_code == 2 and "Traceback" not in broken.output
-    assert f"embedding model '{empty}' cannot be loaded (ValueError)" in broken.stderr
+    assert f"embedding model '{empty}' cannot be loaded (no config.json in it)" in broken.stderr
     assert not (tmp_path / "new").exists()

@@ -49,12 +49,14 @@ def test_hipporag2_finds_the_supporting_passages_of_multi_hop_questions(hippo: H
 def test_hipporag2_finds_a_bridge_passage_that_dense_misses(tmp_path: Path) -> None:
     """data/bridges: the composer's page shares few words with a three-hop question that
     distractor pages (other composers, rivers, birth towns) echo, so dense ranks it 9th; the
-    graph walks from the named work to its composer and ranks it in the top 3."""
+    graph walks from the named work to its composer and ranks it in the top 4 (3rd and 4th,
+    "Piet Harland", are tied within 0.0003 of PPR mass: torch bf16 puts the composer 3rd,
+    the int8 ONNX encoder 4th)."""
     h = Hippo(tmp_path / "index")
     h.index([REPO / "data" / "bridges"])
     question = "Which river flows through the town where the composer of the Lantern Suite was born?"
     dense = [p.title for p in h.retrieve(question, pipeline="dense", top_k=5).passages]
-    graph = [p.title for p in h.retrieve(question, top_k=3).passages]
+    graph = [p.title for p in h.retrieve(question, top_k=4).passages]
     assert "Oskar Lindqvist" in graph
     assert "Oskar Lindqvist" not in dense
 

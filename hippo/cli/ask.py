@@ -10,7 +10,7 @@ from typing import Any
 import click
 
 from hippo.api import Answer, Hippo
-from hippo.cli.options import index_option, json_option, llm_options, resolve_index
+from hippo.cli.options import encoder_option, index_option, json_option, llm_options, resolve_index
 from hippo.errors import HippoError
 from hippo.pipeline import DEFAULT_PIPELINE
 
@@ -29,15 +29,17 @@ from hippo.pipeline import DEFAULT_PIPELINE
 @click.option("--neo4j", "to_neo4j", is_flag=True,
               help="With --explain: write the question's seeds and passages to Neo4j (NEO4J_* env).")
 @llm_options
+@encoder_option
 @json_option
 def ask_command(
     question: str | None, index_dir: Path | None, pipeline: str, top_k: int, retrieve_only: bool,
-    queries: Path | None, explain: bool, to_neo4j: bool, llm: str | None, llm_model: str | None, as_json: bool,
+    queries: Path | None, explain: bool, to_neo4j: bool, llm: str | None, llm_model: str | None,
+    encoder: str | None, as_json: bool,
 ) -> None:
     """Answer QUESTION from the index, citing the passages it used."""
     if (question is None) == (queries is None):
         raise HippoError("give a QUESTION or --queries FILE.jsonl (not both)")
-    hippo = Hippo(resolve_index(index_dir), llm=llm, llm_model=llm_model)
+    hippo = Hippo(resolve_index(index_dir), llm=llm, llm_model=llm_model, encoder=encoder)
     ids, questions = ([None], [question]) if question is not None else _read_queries(queries)  # type: ignore[arg-type]
     if retrieve_only:
         results = [Answer(r.question, r.passages, r.trace, note="--retrieve-only: reader skipped")

@@ -11,6 +11,7 @@ import click
 from hippo.api import Hippo
 from hippo.bench import format_bench, run_bench, sample_queries
 from hippo.cli.options import (
+    encoder_option,
     index_option,
     llm_options,
     quiet_option,
@@ -52,12 +53,13 @@ json_file_option = click.option(
               help="Index directory (default: .hippo-eval/<corpus file name>; for LoCoMo the folder of the "
                    "per-conversation indexes, default .hippo-eval/<dataset name>); reused when it exists.")
 @llm_options
+@encoder_option
 @json_file_option
 @workers_option
 @quiet_option
 def eval_command(
     dataset: Path, corpus: Path | None, pipelines: str, limit: int | None, index_dir: Path | None, llm: str | None,
-    llm_model: str | None, json_path: Path | None, workers: int | None, quiet: bool,
+    llm_model: str | None, encoder: str | None, json_path: Path | None, workers: int | None, quiet: bool,
 ) -> None:
     """Recall@1/2/5/10 of the gold passages (and EM/F1 with --llm) per pipeline; on a LoCoMo
     --dataset, session recall_any/recall_all/NDCG@1/3/5/10 and turn recall per category.
@@ -69,15 +71,16 @@ def eval_command(
     if is_locomo_file(dataset):
         from hippo.cli.eval_conversations import run_conversation_eval
 
-        _write_json(json_path, run_conversation_eval(dataset, names, limit, index_dir, llm, llm_model, quiet))
+        _write_json(json_path, run_conversation_eval(dataset, names, limit, index_dir, llm, llm_model, quiet,
+                                                            encoder))
         return
     if corpus is None:
         raise HippoError(f"--corpus is required with --dataset {dataset.name}: the passages its questions are about")
     questions = load_questions(dataset)[:limit]
     index_dir = index_dir or EVAL_INDEX_ROOT / corpus.stem
     gold = load_corpus(corpus, _settings(index_dir))
-    hippo = _indexed(Hippo(index_dir, llm=llm, llm_model=llm_model, quiet=quiet, workers=resolve_workers(workers)),
-                     corpus, quiet)
+    hippo = _indexed(Hippo(index_dir, llm=llm, llm_model=llm_model, quiet=quiet, workers=resolve_workers(workers),
+                           encoder=encoder), corpus, quiet)
     held = index_stats(hippo.index_dir)["passages"]
     if held != len(gold.passages) and not quiet:
         click.echo(f"note: {hippo.index_dir} holds {held} passages, {corpus} {len(gold.passages)}; "
@@ -101,18 +104,19 @@ def eval_command(
               help="Take query texts from this question file (default: passage titles from the index).")
 @click.option("--queries", type=click.IntRange(min=1), default=50, show_default=True, help="Queries per pipeline.")
 @pipelines_option
+@encoder_option
 @json_file_option
 @workers_option
 @quiet_option
 def bench_command(
     index_dir: Path | None, corpus: Path | None, dataset: Path | None, queries: int, pipelines: str,
-    json_path: Path | None, workers: int | None, quiet: bool,
+    encoder: str | None, json_path: Path | None, workers: int | None, quiet: bool,
 ) -> None:
     """Indexing passages/s per stage, warm query latency p50/p95 and PPR time per pipeline,
     peak RSS and index size on disk."""
     names = _pipeline_names(pipelines)
     root = resolve_index(index_dir)
-    hippo = Hippo(root, quiet=quiet, workers=resolve_workers(workers))
+    hippo = Hippo(root, quiet=quiet, workers=resolve_workers(workers), encoder=encoder)
     given = [q.question for q in load_questions(dataset)[:queries]] if dataset else []
     index_report = hippo.index([corpus]) if corpus else None
     texts = given or sample_queries(root, queries)

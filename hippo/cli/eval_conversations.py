@@ -19,7 +19,7 @@ from hippo.progress import progress_bar
 
 def run_conversation_eval(
     dataset: Path, pipelines: list[str], limit: int | None, index_root: Path | None, llm: str | None,
-    llm_model: str | None, quiet: bool,
+    llm_model: str | None, quiet: bool, encoder: str | None = None,
 ) -> dict[str, Any]:
     """Indexes each conversation of the LoCoMo `dataset`, scores `pipelines`, prints the
     tables and returns the `--json` document."""
@@ -28,7 +28,7 @@ def run_conversation_eval(
     wanted = {q.conversation for q in questions}
     root = index_root or index_root_default(dataset)
     indexes = PerConversationIndexes(root, [s for s in samples if str(s["sample_id"]) in wanted], llm=llm,
-                                     llm_model=llm_model, quiet=quiet)
+                                     llm_model=llm_model, quiet=quiet, encoder=encoder)
     note = None if quiet else (lambda name: click.echo(f"indexing {name} into {root / name}", err=True))
     seconds = indexes.index(note)
     with progress_bar(len(questions) * len(pipelines), "evaluating", "question", quiet) as bar:

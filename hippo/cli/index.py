@@ -11,6 +11,7 @@ import click
 
 from hippo.api import Hippo
 from hippo.cli.options import (
+    encoder_option,
     index_option,
     json_option,
     llm_options,
@@ -49,6 +50,7 @@ from hippo.store import DB_NAME, IndexStore
 @click.option("--memory", "global_memory", type=click.Choice(MEMORY_MODES), default=None,
               help="Global memory for the MemoRAG `clues` stage: extractive (default for a new index; no LLM), "
                    "gist (written by --llm) or none. Default: what the index has.")
+@encoder_option
 @workers_option
 @click.option("--ray", metavar="ADDRESS", default=None,
               help="Run OpenIE and embedding on a Ray cluster: HOST:PORT, auto (the cluster this machine "
@@ -59,8 +61,8 @@ def index_command(
     paths: tuple[Path, ...], index_dir: Path | None, extractor: str | None, embedding_model: str | None,
     llm: str | None, llm_model: str | None, chunk_words: int | None,
     chunk_overlap: int | None, synonymy_k: int | None, synonymy_threshold: float | None,
-    title_edge_weight: float | None, global_memory: str | None, workers: int | None, ray: str | None, quiet: bool,
-    as_json: bool,
+    title_edge_weight: float | None, global_memory: str | None, encoder: str | None, workers: int | None,
+    ray: str | None, quiet: bool, as_json: bool,
 ) -> None:
     """Index PATHS (folders searched recursively for .txt .md .json .jsonl, or single files).
 
@@ -74,7 +76,8 @@ def index_command(
     }.items() if v is not None}
     root = resolve_index(index_dir)
     hippo = Hippo(root, llm=llm, llm_model=llm_model, settings=_requested_settings(root, overrides),
-                  quiet=quiet or as_json, workers=resolve_workers(workers), ray=ray)
+                  quiet=quiet or as_json, workers=resolve_workers(workers), encoder=encoder, ray=ray)
+    _warn_kept_encoder(root, encoder)
     report = hippo.index(list(paths), global_memory=global_memory)
     click.echo(json.dumps(asdict(report), indent=2) if as_json else report.summary())
 
@@ -100,6 +103,17 @@ def _requested_settings(root: Path, overrides: dict[str, Any]) -> IndexSettings 
                        f"{getattr(built, key)} (use a new --index to change it)", err=True)
     return replace(built, extractor=overrides.get("extractor", built.extractor),
                    embedding_model=overrides.get("embedding_model", built.embedding_model))
+
+
+def _warn_kept_encoder(root: Path, encoder: str | None) -> None:
+    """An existing index keeps embedding with the runtime it was built with."""
+    if encoder is None or not (root / DB_NAME).exists():
+        return
+    with IndexStore.open(root) as store:
+        built = store.settings.encoder
+    if built != encoder:
+        click.echo(f"warning: --encoder {encoder} applies to a new index; {root} keeps embedding with {built} "
+                   "(use a new --index to change it)", err=True)
 
 
 def _embedding_model(value: str) -> str:

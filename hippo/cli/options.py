@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from hippo.config import HIPPO_LLM, HIPPO_LLM_MODEL, default_index_dir, usable_cores
+from hippo.config import DEFAULT_ENCODER, HIPPO_LLM, HIPPO_LLM_MODEL, default_index_dir, usable_cores
 
 index_option = click.option(
     "--index", "index_dir", type=click.Path(path_type=Path), default=None,
@@ -18,6 +18,11 @@ quiet_option = click.option("--quiet", "-q", is_flag=True, help="No progress bar
 json_option = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
 
 
+encoder_option = click.option(
+    "--encoder", default=None, metavar="onnx|torch",
+    help=f"Embedding runtime: onnx (int8 ONNX Runtime) or torch (sentence-transformers); for a new index "
+         f"(default {DEFAULT_ENCODER}) and for queries (default: the one the index was built with).",
+)
 workers_option = click.option(
     "--workers", type=click.IntRange(min=1), default=None,
     help="Processes for spaCy OpenIE on runs of 1000+ passages (default: the CPU cores).",

@@ -43,6 +43,7 @@ class SpacyExtractor:
         self._batch_size = batch_size
         self._workers = max(1, workers)
         self._pool: ProcessPoolExecutor | None = None
+        self.worker_peak_rss_mb: list[float] = []  # per worker, read when `close()` stops them
         if self._workers == 1:
             load_spacy()
 
@@ -62,10 +63,22 @@ class SpacyExtractor:
         return [extraction for part in parts for extraction in part]
 
     def close(self) -> None:
-        """Stops the worker processes, if any were started."""
+        """Stops the worker processes, if any were started, noting their peak memory first."""
         if self._pool is not None:
+            self.worker_peak_rss_mb = [_peak_rss_mb(pid) for pid in self._pool._processes]
             self._pool.shutdown()
             self._pool = None
+
+
+def _peak_rss_mb(pid: int) -> float:
+    """A process's peak resident memory since its last exec (Linux `VmHWM`; 0 where unknown).
+    Unlike `getrusage(RUSAGE_CHILDREN)`, it does not count the parent's pages a spawned
+    worker briefly shares between fork and exec."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            return next(int(line.split()[1]) / 1024 for line in status if line.startswith("VmHWM:"))
+    except (OSError, StopIteration, ValueError, IndexError):
+        return 0.0
 
 
 def _exit_with_parent(parent: int) -> None:

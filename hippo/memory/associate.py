@@ -13,12 +13,14 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+from sklearn import config_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture
 from threadpoolctl import threadpool_limits
 
 TOP_CANDIDATES = 30
 MIN_FIT = 3
+ROW_BLOCK = 256  # new units whose similarities are held at once (a block of rows, not N x N)
 
 
 def gmm_select(similarities: np.ndarray, top: int = TOP_CANDIDATES) -> np.ndarray:
@@ -26,7 +28,7 @@ def gmm_select(similarities: np.ndarray, top: int = TOP_CANDIDATES) -> np.ndarra
     most similar first."""
     if similarities.size == 0:
         return np.zeros(0, dtype=np.int64)
-    order = np.argsort(-similarities, kind="stable")[:top]
+    order = top_order(similarities, top)
     values = similarities[order].astype(np.float64)
     if values.size < MIN_FIT:
         return order[:1]
@@ -39,6 +41,16 @@ def gmm_select(similarities: np.ndarray, top: int = TOP_CANDIDATES) -> np.ndarra
     return order[labels == int(np.argmax(mixture.means_.ravel()))]
 
 
+def top_order(values: np.ndarray, top: int) -> np.ndarray:
+    """`np.argsort(-values, kind="stable")[:top]` without sorting the whole row: the candidates
+    at or above the top-th value (ties included), then those sorted stably."""
+    if values.size > top:
+        threshold = np.partition(values, values.size - top)[values.size - top]
+        candidates = np.flatnonzero(values >= threshold)
+        return candidates[np.argsort(-values[candidates], kind="stable")][:top]
+    return np.argsort(-values, kind="stable")[:top]
+
+
 def associate(new: np.ndarray, earlier: np.ndarray, causal: bool = False, top: int = TOP_CANDIDATES
               ) -> list[tuple[int, int, float]]:
     """(new row, earlier row, cosine) edges for each row of `new` (unit vectors) against
@@ -46,12 +58,16 @@ def associate(new: np.ndarray, earlier: np.ndarray, causal: bool = False, top: i
     each may only link to rows before its own."""
     if new.shape[0] == 0 or earlier.shape[0] == 0:
         return []
-    similarities = np.asarray(new @ earlier.T, dtype=np.float64)
     first_new = earlier.shape[0] - new.shape[0]
     edges = []
-    with threadpool_limits(1):  # k-means init on 30 points: worker threads cost 4x more than they do
-        for row in range(new.shape[0]):
-            limit = first_new + row if causal else earlier.shape[0]
-            for column in gmm_select(similarities[row, :limit], top):
-                edges.append((row, int(column), float(similarities[row, column])))
+    for start in range(0, new.shape[0], ROW_BLOCK):
+        similarities = np.asarray(new[start:start + ROW_BLOCK] @ earlier.T, dtype=np.float64)
+        # k-means init on 30 points: worker threads cost 4x more than they do; the inputs are
+        # finite cosines, so sklearn's per-fit checks (a third of a fit's time) are skipped
+        with threadpool_limits(1), config_context(assume_finite=True, skip_parameter_validation=True):
+            for offset in range(similarities.shape[0]):
+                row = start + offset
+                limit = first_new + row if causal else earlier.shape[0]
+                for column in gmm_select(similarities[offset, :limit], top):
+                    edges.append((row, int(column), float(similarities[offset, column])))
     return edges

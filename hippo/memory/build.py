@@ -162,7 +162,8 @@ class _Builder:
     @property
     def encoder(self) -> Encoder:
         if self._encoder is None:
-            self._encoder = Encoder(self.settings.embedding_model, self.settings.embed_batch_size)
+            self._encoder = Encoder(self.settings.embedding_model, self.settings.embed_batch_size,
+                                    self.settings.encoder)
         return self._encoder
 
     @property

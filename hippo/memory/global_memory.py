@@ -153,7 +153,7 @@ def update_global_memory(
         return make(llm_options.get("llm"), llm_options.get("llm_model"), cache_path=llm_options.get("cache_path"))
 
     def make_encoder() -> Encoder:
-        return Encoder(settings.embedding_model, settings.embed_batch_size)
+        return Encoder(settings.embedding_model, settings.embed_batch_size, settings.encoder)
 
     return refresh_memory(index_dir, store, mode, make_encoder, make_llm).summary()
 

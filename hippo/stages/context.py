@@ -36,20 +36,22 @@ class RetrievalContext:
     `generation` names the snapshot loaded (it may be older than the one loaded if a writer
     replaced it meanwhile; then the next `stale()` says so). `models_from` hands over the
     models another context of the same index already loaded, so a reload does not redo them.
+    `encoder` is the runtime that encodes queries (None: the one the index was built with).
     """
 
     def __init__(
         self, index_dir: Path, llm_spec: str | None = None, llm_model: str | None = None,
-        models_from: RetrievalContext | None = None,
+        models_from: RetrievalContext | None = None, encoder: str | None = None,
     ) -> None:
         self.index_dir = Path(index_dir)
         self.llm_spec = llm_spec
         self.llm_model = llm_model
         with IndexStore.open(self.index_dir) as store:
             self.settings = store.settings
+        self.runtime = encoder or self.settings.encoder
         self.generation = current_generation(self.index_dir)
         self.snapshot: GraphSnapshot = load_snapshot(self.index_dir)
-        if models_from is not None and models_from.settings == self.settings:
+        if models_from is not None and (models_from.settings, models_from.runtime) == (self.settings, self.runtime):
             self.__dict__.update({k: v for k, v in vars(models_from).items() if k in _MODELS})
         self._warned: set[str] = set()
         if not self.snapshot.passage_ids:
@@ -62,7 +64,7 @@ class RetrievalContext:
 
     @cached_property
     def encoder(self) -> Encoder:
-        return Encoder(self.settings.embedding_model)
+        return Encoder(self.settings.embedding_model, runtime=self.runtime)
 
     @cached_property
     def nlp(self) -> Any:
