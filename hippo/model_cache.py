@@ -14,9 +14,10 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from hippo.config import XDG_CACHE_HOME
 from hippo.errors import HippoError
 
 MANIFEST = "manifest.json"
@@ -24,16 +25,18 @@ MANIFEST = "manifest.json"
 
 def cache_root() -> Path:
     """`$XDG_CACHE_HOME/hippo`, else `~/.cache/hippo`."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "hippo"
+    return Path(XDG_CACHE_HOME.get() or Path.home() / ".cache") / "hippo"
 
 
-def cached_entry(kind: str, name: str, key: str, build: Callable[[Path], None], fallback: str) -> Path:
+def cached_entry(
+    kind: str, name: str, key: str, build: Callable[[Path], None], fallback: str, needed: Sequence[str] | None = None,
+) -> Path:
     """The intact cache entry `<kind>/<name>-<key>`, made now by `build(folder)` (which writes its
-    files into the empty `folder`) when it is missing or damaged. `fallback` tells the user what
-    to do when the cache cannot be written."""
+    files into the empty `folder`) when it is missing or damaged. Only the files `needed` are
+    checked (None: all of them); `fallback` tells the user what to do when the cache cannot be
+    written."""
     entry = cache_root() / kind / f"{name}-{key}"
-    if intact(entry):
+    if intact(entry, needed):
         return entry
     if entry.exists():
         _remove(entry)
@@ -49,7 +52,7 @@ def cached_entry(kind: str, name: str, key: str, build: Callable[[Path], None], 
         try:
             staging.rename(entry)
         except OSError:  # another process put its entry there first
-            if not intact(entry):
+            if not intact(entry, needed):
                 raise
     finally:
         if staging.exists():
@@ -57,13 +60,13 @@ def cached_entry(kind: str, name: str, key: str, build: Callable[[Path], None], 
     return entry
 
 
-def intact(entry: Path) -> bool:
-    """Whether every file the manifest names is there with its recorded SHA-256."""
+def intact(entry: Path, needed: Sequence[str] | None = None) -> bool:
+    """Whether the files `needed` (None: every file the manifest names) are there with their
+    recorded SHA-256."""
     try:
-        manifest = json.loads((entry / MANIFEST).read_text())
-        return bool(manifest["files"]) and all(
-            _sha256(entry / name) == digest for name, digest in manifest["files"].items()
-        )
+        recorded = json.loads((entry / MANIFEST).read_text())["files"]
+        names = list(recorded) if needed is None else needed
+        return bool(names) and all(_sha256(entry / name) == recorded[name] for name in names)
     except (OSError, ValueError, LookupError, TypeError):
         return False
 

@@ -15,9 +15,7 @@ import contextlib
 import hashlib
 import json
 import logging
-import os
 import shutil
-import tempfile
 import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -27,20 +25,16 @@ import numpy as np
 import onnxruntime as ort
 from tokenizers import Tokenizer
 
-from hippo.config import XDG_CACHE_HOME, usable_cores
+from hippo.config import usable_cores
 from hippo.errors import HippoError
+from hippo.model_cache import cached_entry
 
 EXPORT_RECIPE = 2  # bump when the export changes, so caches made by the old recipe are not used
 OPSET = 17
 PRECISIONS = ("fp32", "int8")
 _FILES = {"fp32": "model.onnx", "int8": "model-int8.onnx"}
-MANIFEST = "manifest.json"
+EXPORT_INFO = "export.json"  # the source model, the recipe and the vector width
 TOKENS_PER_BATCH = 16384  # padded tokens per inference call: long strings go in smaller batches
-
-
-def cache_root() -> Path:
-    """`$XDG_CACHE_HOME/hippo`, else `~/.cache/hippo`."""
-    return Path(XDG_CACHE_HOME.get() or Path.home() / ".cache") / "hippo"
 
 
 class OnnxEncoder:
@@ -62,7 +56,7 @@ class OnnxEncoder:
         self._session = ort.InferenceSession(str(entry / _FILES[precision]), options,
                                              providers=["CPUExecutionProvider"])
         self._inputs = {i.name for i in self._session.get_inputs()}
-        self.dim = int(json.loads((entry / MANIFEST).read_text())["dim"])
+        self.dim = int(json.loads((entry / EXPORT_INFO).read_text())["dim"])
 
     def encode(self, texts: Sequence[str], batch_size: int = 128) -> np.ndarray:
         """(len(texts), dim) float32 array of L2-normalized mean-pooled embeddings; strings of
@@ -108,28 +102,9 @@ def exported_model(model_dir: Path, precision: str = "int8") -> Path:
     """The cache entry holding the ONNX export of `model_dir`, made (or remade, when the
     `precision` graph or the tokenizer is damaged) now if needed."""
     _check_layout(model_dir)
-    entry = cache_root() / "onnx" / f"{model_dir.parent.name}-{model_dir.name}-{model_key(model_dir)}"
-    if _intact(entry, (_FILES[precision], "tokenizer.json")):
-        return entry
-    if entry.exists():
-        _remove(entry)
-    try:
-        entry.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{entry.name}-", dir=entry.parent))
-    except OSError as err:
-        raise HippoError(f"cannot write the ONNX model cache in {entry.parent} ({err.strerror}); set "
-                         "XDG_CACHE_HOME to a writable folder or use --encoder torch") from None
-    try:
-        _export(model_dir, staging)
-        try:
-            staging.rename(entry)
-        except OSError:  # another process put its export there first
-            if not _intact(entry, (_FILES[precision], "tokenizer.json")):
-                raise
-    finally:
-        if staging.exists():
-            shutil.rmtree(staging, ignore_errors=True)
-    return entry
+    return cached_entry("onnx", f"{model_dir.parent.name}-{model_dir.name}", model_key(model_dir),
+                        lambda target: _export(model_dir, target), "use --encoder torch",
+                        needed=(_FILES[precision], "tokenizer.json", EXPORT_INFO))
 
 
 def model_key(model_dir: Path) -> str:
@@ -159,45 +134,16 @@ def _check_layout(model_dir: Path) -> None:
                          "and a tokenizer.json; use --encoder torch for this model")
 
 
-def _intact(entry: Path, names: Sequence[str]) -> bool:
-    """Whether the files `names` are there with the SHA-256 the manifest records."""
-    try:
-        recorded = json.loads((entry / MANIFEST).read_text())["files"]
-        return all(_sha256(entry / name) == recorded[name] for name in names)
-    except (OSError, ValueError, LookupError, TypeError):
-        return False
-
-
-def _remove(entry: Path) -> None:
-    """Moves a damaged entry aside, then deletes it (a process still reading it keeps its files)."""
-    trash = Path(tempfile.mkdtemp(prefix=f".{entry.name}-old-", dir=entry.parent))
-    with contextlib.suppress(OSError):  # another process removed or replaced it meanwhile
-        entry.rename(trash / "entry")
-    shutil.rmtree(trash, ignore_errors=True)
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _export(model_dir: Path, target: Path) -> None:
-    """Writes the fp32 and int8 graphs, the tokenizer and the manifest into `target`."""
+    """Writes the fp32 and int8 graphs, the tokenizer and the export's facts into `target`."""
     fp32, int8 = target / _FILES["fp32"], target / _FILES["int8"]
     with warnings.catch_warnings(), _quiet_logging():  # tracer and quantizer advice, not problems
         warnings.simplefilter("ignore")
         dim = _export_fp32(model_dir, fp32)
         _quantize(fp32, int8)
     shutil.copyfile(model_dir / "tokenizer.json", target / "tokenizer.json")
-    files = {name: _sha256(target / name) for name in (*_FILES.values(), "tokenizer.json")}
-    manifest = {"model": str(model_dir), "recipe": EXPORT_RECIPE, "dim": dim, "files": files}
-    (target / MANIFEST).write_text(json.dumps(manifest, indent=2))
-    for path in target.iterdir():
-        with path.open("rb") as handle:
-            os.fsync(handle.fileno())
+    info = {"model": str(model_dir), "recipe": EXPORT_RECIPE, "dim": dim}
+    (target / EXPORT_INFO).write_text(json.dumps(info, indent=2))
 
 
 @contextlib.contextmanager

@@ -17,6 +17,7 @@ from hippo.cli import main
 from hippo.datasets import load_questions
 from hippo.embed import Encoder
 from hippo.indexer import passage_string
+from hippo.model_cache import cache_root
 from hippo.models import embedding_model_path
 from hippo.onnx_encoder import OnnxEncoder, exported_model
 from hippo.snapshot import load_snapshot
@@ -92,7 +93,7 @@ def test_the_export_is_reused_and_a_damaged_one_rebuilt(monkeypatch: pytest.Monk
     assert exported_model(model) == entry  # intact: not exported again
 
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
-    copy = onnx_encoder.cache_root() / "onnx" / entry.name
+    copy = cache_root() / "onnx" / entry.name
     shutil.copytree(entry, copy)
     int8 = copy / "model-int8.onnx"
     int8.write_bytes(int8.read_bytes()[:1000])  # a truncated file, as a crash or a full disk leaves
