@@ -22,7 +22,8 @@ class IndexSettings:
     `embedding_model` and `extractor` are fixed for an index's lifetime; the rest only
     affect how new documents are split and how the graph is rebuilt. `encoder` is the runtime
     the index embeds with and queries use by default (an index recorded before it existed was
-    built with torch).
+    built with torch). `document_memory`: corpus documents get MemGAS memory units too, not only
+    conversations (indexes recorded before it existed have them).
     """
 
     embedding_model: str = DEFAULT_EMBEDDING_MODEL
@@ -34,6 +35,7 @@ class IndexSettings:
     title_edge_weight: float = 10.0
     embed_batch_size: int = 128
     encoder: str = DEFAULT_ENCODER
+    document_memory: bool = False
 
     def __post_init__(self) -> None:
         if self.encoder not in ENCODERS:
@@ -55,7 +57,7 @@ class IndexSettings:
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> IndexSettings:
         known = {f.name for f in fields(cls)}
-        return cls(**{"encoder": "torch", **{k: v for k, v in values.items() if k in known}})
+        return cls(**{"encoder": "torch", "document_memory": True, **{k: v for k, v in values.items() if k in known}})
 
 
 @dataclass(frozen=True)

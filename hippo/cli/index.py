@@ -50,6 +50,9 @@ from hippo.store import DB_NAME, IndexStore
 @click.option("--memory", "global_memory", type=click.Choice(MEMORY_MODES), default=None,
               help="Global memory for the MemoRAG `clues` stage: extractive (default for a new index; no LLM), "
                    "gist (written by --llm) or none. Default: what the index has.")
+@click.option("--document-memory/--no-document-memory", default=None,
+              help="MemGAS memory units (sentences, keywords, association edges) for corpus documents too, not "
+                   "only conversations; only the `memgas` pipeline reads them (default off for a new index).")
 @encoder_option
 @workers_option
 @click.option("--ray", metavar="ADDRESS", default=None,
@@ -61,8 +64,8 @@ def index_command(
     paths: tuple[Path, ...], index_dir: Path | None, extractor: str | None, embedding_model: str | None,
     llm: str | None, llm_model: str | None, chunk_words: int | None,
     chunk_overlap: int | None, synonymy_k: int | None, synonymy_threshold: float | None,
-    title_edge_weight: float | None, global_memory: str | None, encoder: str | None, workers: int | None,
-    ray: str | None, quiet: bool, as_json: bool,
+    title_edge_weight: float | None, global_memory: str | None, document_memory: bool | None, encoder: str | None,
+    workers: int | None, ray: str | None, quiet: bool, as_json: bool,
 ) -> None:
     """Index PATHS (folders searched recursively for .txt .md .json .jsonl, or single files).
 
@@ -73,6 +76,7 @@ def index_command(
         "extractor": extractor, "embedding_model": embedding_model if embedding_model is None
         else _embedding_model(embedding_model), "chunk_words": chunk_words, "chunk_overlap_sentences": chunk_overlap,
         "synonymy_k": synonymy_k, "synonymy_threshold": synonymy_threshold, "title_edge_weight": title_edge_weight,
+        "document_memory": document_memory,
     }.items() if v is not None}
     root = resolve_index(index_dir)
     hippo = Hippo(root, llm=llm, llm_model=llm_model, settings=_requested_settings(root, overrides),
@@ -84,7 +88,7 @@ def index_command(
 
 _FLAGS = {"chunk_words": "--chunk-words", "chunk_overlap_sentences": "--chunk-overlap",
           "synonymy_k": "--synonymy-k", "synonymy_threshold": "--synonymy-threshold",
-          "title_edge_weight": "--title-edge-weight"}
+          "title_edge_weight": "--title-edge-weight", "document_memory": "--document-memory"}
 
 
 def _requested_settings(root: Path, overrides: dict[str, Any]) -> IndexSettings | None:

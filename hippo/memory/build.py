@@ -1,7 +1,8 @@
 """Keeping an index's memory up to date: the hook `hippo index` runs after the graph.
 
 Documents (corpus files) whose memory is missing or was built from other content get their
-units made, embedded and associated; units of documents that are gone or changed are
+units made, embedded and associated (conversations always; other documents when the index's
+`document_memory` setting is on); units of documents that are gone or changed are
 dropped with their edges. A conversation file's sessions are read back from the file (the
 store keeps passages, not dialog ids); the file must still hold what was indexed, else it
 waits for the next run.
@@ -94,6 +95,8 @@ class _Builder:
 
     def add(self, memory: MemoryStore, document: DocumentRecord, report: MemoryReport) -> None:
         sessions = self._sessions(document)
+        if sessions is None and not self.settings.document_memory:
+            return  # units for documents are opt-in (`--document-memory`): only `memgas` reads them
         if sessions is None:
             passages = self.store.passages(self.doc_passages.get(document.id, []))
             drafts = [(DOCUMENT_SCOPE, d) for d in document_units(
