@@ -84,7 +84,7 @@ class PPRStage(Stage):
 
     def _ppr(self, ctx: RetrievalContext, reset: np.ndarray) -> np.ndarray:
         try:
-            return kernels.ppr(ctx.snapshot.adjacency, reset.astype(self.precision), damping=self.damping, tol=self.tol,
+            return kernels.ppr(ctx.snapshot.ppr_graph, reset.astype(self.precision), damping=self.damping, tol=self.tol,
                                backend=self.backend)
         except ValueError as err:
             raise HippoError(f"stage 'ppr': {err}") from None
