@@ -26,7 +26,7 @@ SPARSE_MIN_EDGES = 100_000  # ... and only on graphs this large (below, scipy's 
 BLOCK_WIDTH = 8
 BLOCK_MIN_EDGES = 1_000_000
 # With fewer column blocks than cores (one query), graphs this large split each product's rows over the cores.
-SPLIT_MIN_EDGES = 100_000
+SPLIT_MIN_EDGES = 1_000_000
 
 
 def transition(adjacency: sp.csr_matrix, out_weight: np.ndarray, damping: float, dtype: np.dtype) -> sp.csr_matrix:
