@@ -30,6 +30,7 @@ UNSPACED = re.compile(
 )
 _WORD = re.compile(r"\w+")
 _TOKEN = re.compile(r"\w+|[^\w\s]")
+_NAME_WORD = re.compile(r"\w[\w'’-]*")
 _SENTENCE_END = re.compile(r"(^|[.!?])[\s\"'“‘(\[]*$")
 
 
@@ -147,3 +148,21 @@ def _looks_like_name(text: str, start: int, word: str) -> bool:
     if word[:1].isupper():
         return not _SENTENCE_END.search(text, 0, start) or word.lower() not in stop_words()
     return any(c.isdigit() for c in word) or not any(c.isupper() or c.islower() for c in word)
+
+
+def capitalized_spans(text: str, covered: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
+    """(start, end) of each run of capitalized words in `text` (one space apart; a sentence-initial
+    stop word left out) that holds a word other than a stop word and overlaps no `covered` span: the
+    proper names a named-entity recognizer would find, e.g. "Thomas Rickman" for "tom rickman"."""
+    runs: list[list[int]] = []
+    for word in _NAME_WORD.finditer(text):
+        if not word.group()[0].isupper() or not _looks_like_name(text, word.start(), word.group()):
+            continue
+        if runs and text[runs[-1][1]:word.start()] == " ":
+            runs[-1][1] = word.end()
+        else:
+            runs.append([word.start(), word.end()])
+    stops = stop_words()
+    return [(start, end) for start, end in runs
+            if any(w.lower() not in stops for w in _WORD.findall(text, start, end))
+            and not any(start < e and s < end for s, e in covered)]

@@ -12,7 +12,7 @@ import pytest
 from hippo import Hippo
 from hippo.indexer import Indexer
 from hippo.models import load_spacy
-from hippo.names import NAMES_FILE, build_names, find_names
+from hippo.names import NAMES_FILE, build_names, capitalized_spans, find_names
 from hippo.snapshot import current_generation, load_snapshot
 from hippo.stages.link import exact_name_matches
 from tests.conftest import REPO, SAMPLE_QUESTIONS
@@ -55,7 +55,7 @@ def test_link_stage_links_the_same_entities_without_spacy(sample_index: Path, tm
     """On the sample questions the spaCy path's named-entity mentions add nothing to the names."""
     spacy = tmp_path / "spacy.toml"
     spacy.write_text((REPO / "pipelines" / "hipporag2.toml").read_text(encoding="utf-8").replace(
-        "match_names = true", 'match_names = true\nmentions = "spacy"'), encoding="utf-8")
+        'mentions = "names"', 'mentions = "spacy"'), encoding="utf-8")
     hippo = Hippo(sample_index)
     for question in _sample_questions():
         linked = [{e["entity"] for e in hippo.retrieve(question, pipeline=p).trace[0]["entities"]}
@@ -93,3 +93,10 @@ def test_substrings_in_unspaced_scripts_and_lower_case_words() -> None:
     assert find_names("who built the viaduct?", automaton, names) == []
     assert find_names("Who built the Marlow Viaduct's arches?", automaton, names) == [(14, 28, 5)]
     assert find_names("Who  built the MARLOW   viaduct?", automaton, names) == [(15, 31, 5)]
+
+
+def test_capitalized_runs_stand_in_for_named_entity_mentions() -> None:
+    question = "For which Thomas Rickman film did Sissy Spacek win an Academy Award? And is Virgilia found in Africa?"
+    spans = capitalized_spans(question, covered=[(34, 46)])  # "Sissy Spacek" linked by name
+    assert [question[s:e] for s, e in spans] == ["Thomas Rickman", "Academy Award", "Virgilia", "Africa"]
+    assert capitalized_spans("What did I say?", []) == []
