@@ -3,12 +3,12 @@
 
 A snapshot writes the automaton beside its arrays (`save_names`; a pickle read back by an
 unpickler that allows the automaton class only), so it always spells the snapshot's entity
-set; a query scans its case-folded text once. A match links where spaCy's
-token spans would (`hippo.stages.link`'s "spacy" mentions): first spans between word boundaries
-that hold a word looking like a name (capitalized beyond a sentence-initial stop word, a
-number, or a word of a script without capitals) and not only stop words, longest first; then,
-in runs of a script written without spaces (Chinese, Japanese, Thai...), any substring of two
-characters or more, longest first.
+set; a query scans its case-folded text once. A match links where spaCy's token spans would
+(`hippo.stages.link`'s "spacy" mentions): first spans between word boundaries that hold a word
+looking like a name (capitalized beyond a sentence-initial stop word, a number, or a word of a
+script without capitals) and not only stop words, longest first; then, in runs of a script
+written without spaces (Chinese, Japanese, Thai...), any substring of two characters or more,
+longest first. `capitalized_spans` stands in for spaCy's named-entity mentions.
 """
 
 from __future__ import annotations
