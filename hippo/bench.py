@@ -40,6 +40,7 @@ class LatencyStats:
     p95_ms: float
     mean_ms: float
     ppr_ms_mean: float | None  # None when the pipeline has no ppr stage
+    stage_ms_mean: dict[str, float] = field(default_factory=dict)  # per stage, in pipeline order
 
 
 @dataclass
@@ -80,16 +81,21 @@ def query_latency(retriever: Benchable, queries: Sequence[str], pipeline: str, t
     if not queries:
         raise ValueError("latency needs at least one query")
     retriever.retrieve(queries[0], pipeline=pipeline, top_k=top_k)
-    times, ppr = [], []
+    times: list[float] = []
+    stages: dict[str, list[float]] = {}
     for query in queries:
         started = time.perf_counter()
         result = retriever.retrieve(query, pipeline=pipeline, top_k=top_k)
         times.append(time.perf_counter() - started)
-        ppr.extend(entry["seconds"] for entry in result.trace if entry.get("stage") == "ppr" and "seconds" in entry)
+        for entry in result.trace:
+            if "stage" in entry and "seconds" in entry:
+                stages.setdefault(entry["stage"], []).append(entry["seconds"])
     ms = 1000 * np.asarray(times)
+    stage_ms = {stage: 1000 * float(np.sum(seconds)) / len(queries) for stage, seconds in stages.items()}
     return LatencyStats(
         queries=len(queries), p50_ms=float(np.percentile(ms, 50)), p95_ms=float(np.percentile(ms, 95)),
-        mean_ms=float(ms.mean()), ppr_ms_mean=1000 * float(np.mean(ppr)) if ppr else None,
+        mean_ms=float(ms.mean()), ppr_ms_mean=1000 * float(np.mean(stages["ppr"])) if "ppr" in stages else None,
+        stage_ms_mean=stage_ms,
     )
 
 
@@ -146,6 +152,9 @@ def format_bench(report: BenchReport) -> str:
         ppr = "-" if lat.ppr_ms_mean is None else f"{lat.ppr_ms_mean:.1f} ms"
         lines.append(f"query {pipeline:<12} p50 {lat.p50_ms:7.1f} ms  p95 {lat.p95_ms:7.1f} ms  "
                      f"PPR/query {ppr}  ({lat.queries} queries, warm)")
+        if lat.stage_ms_mean:
+            lines.append("      stages, mean ms/query: "
+                         + ", ".join(f"{stage} {value:.1f}" for stage, value in lat.stage_ms_mean.items()))
     workers = report.worker_peak_rss_mb
     each = f" + OpenIE workers {' + '.join(f'{w:.0f}' for w in workers)} MiB" if workers else ""
     lines.append(f"peak RSS     {report.peak_rss_mb:.0f} MiB{each}")

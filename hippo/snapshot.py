@@ -1,8 +1,9 @@
 """The graph snapshot: everything a query reads, passage texts included, written atomically.
 
-A snapshot is a folder `snapshot-<generation>/` of .npy files and one JSON file. It is
-written under a temporary name, fsynced, renamed, and only then named in `CURRENT` (itself
-replaced atomically), so a reader never sees a half-written snapshot. It carries the titles
+A snapshot is a folder `snapshot-<generation>/` of .npy files, one JSON file and the
+Aho-Corasick automaton over its entity names (`hippo.names`; read whole, as pyahocorasick
+cannot memory-map it: 30 ms for 41k names). It is written under a temporary name, fsynced, renamed, and only then
+named in `CURRENT` (itself replaced atomically), so a reader never sees a half-written snapshot. It carries the titles
 and texts of its passages, so a query sees one complete version of the index while the
 records are being changed, or after a run that changed them was killed.
 """
@@ -15,7 +16,7 @@ import re
 import shutil
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,8 +24,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import scipy.sparse as sp
 
+import kernels
 from hippo.corpus import Passage
 from hippo.errors import HippoError, IndexFormatError
+from hippo.names import NAMES_FILE, build_names, load_names, save_names
 
 if TYPE_CHECKING:
     import igraph as ig
@@ -58,6 +61,11 @@ class GraphSnapshot:
     passage_offsets: np.ndarray  # passage i is passage_blob[offsets[i]:offsets[i + 1]]
     passage_blob: np.ndarray  # UTF-8 JSON [title, text] of each passage, back to back
     info: dict[str, object]
+    names: Any = field(default=None, repr=False, compare=False)  # automaton over entity_names (hippo.names)
+
+    def __post_init__(self) -> None:
+        if self.names is None:
+            self.names = build_names(self.entity_names)
 
     @property
     def node_count(self) -> int:
@@ -76,6 +84,11 @@ class GraphSnapshot:
         cols = np.concatenate([self.edge_dst, self.edge_src])
         data = np.concatenate([self.edge_weight, self.edge_weight])
         return sp.csr_matrix((data, (rows, cols)), shape=(n, n))
+
+    @cached_property
+    def ppr_graph(self) -> kernels.Graph:
+        """The adjacency prepared once for every query's PPR (validated, walk matrices cached)."""
+        return kernels.prepare(self.adjacency)
 
     def passage(self, index: int) -> Passage:
         """Passage `index` (its title and text as this snapshot was written)."""
@@ -160,6 +173,9 @@ def save_snapshot(root: Path, snapshot: GraphSnapshot) -> Path:
     with open(staging / "records.json", "w", encoding="utf-8") as handle:
         json.dump(records, handle, ensure_ascii=False)
         _fsync(handle)
+    with open(staging / NAMES_FILE, "wb") as handle:
+        save_names(snapshot.names, handle)
+        _fsync(handle)
     final = root / generation
     os.replace(staging, final)
     _write_atomic(root / CURRENT_FILE, generation)
@@ -218,7 +234,7 @@ def snapshot_exists(root: Path) -> bool:
         generation = current_generation(root)
     except IndexFormatError:
         return False
-    names = ["records.json", *(f"{name}.npy" for name in _ARRAYS)]
+    names = ["records.json", NAMES_FILE, *(f"{name}.npy" for name in _ARRAYS)]
     return generation is not None and all((root / generation / name).is_file() for name in names)
 
 
@@ -226,7 +242,7 @@ def _read_snapshot(folder: Path) -> GraphSnapshot:
     with open(folder / "records.json", encoding="utf-8") as handle:
         records = json.load(handle)
     arrays = {name: np.load(folder / f"{name}.npy", mmap_mode="r") for name in _ARRAYS}
-    return GraphSnapshot(**records, **arrays)
+    return GraphSnapshot(**records, **arrays, names=load_names(folder, records["entity_names"]))
 
 
 def _fsync(handle: object) -> None:

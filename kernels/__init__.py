@@ -1,8 +1,10 @@
 """Personalized PageRank kernels for hippo (importable on their own: no hippo imports).
 
-``ppr`` is the one entry point; backends are imported lazily so ``import kernels`` stays light.
+``ppr`` is the one entry point (``prepare`` readies a graph for many calls); backends are imported
+lazily so ``import kernels`` stays light.
 """
 
-from kernels.api import ppr
+from kernels.api import ppr, prepare
+from kernels.graph import Graph
 
-__all__ = ["ppr"]
+__all__ = ["Graph", "ppr", "prepare"]

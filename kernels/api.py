@@ -1,4 +1,4 @@
-"""The ``ppr`` entry point: validate, pick a backend, convert arrays, dispatch."""
+"""The ``ppr`` entry point (validate, pick a backend, convert arrays, dispatch) and ``prepare``."""
 
 from __future__ import annotations
 
@@ -10,11 +10,18 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from kernels.validate import check_graph, check_params, check_seeds
+from kernels.graph import Graph
+from kernels.validate import check_params, check_seeds
+
+
+def prepare(adjacency: sp.csr_matrix) -> Graph:
+    """``adjacency`` validated once for many ``ppr`` calls, which then skip the checks and reuse its walk
+    matrices; the adjacency must not change afterwards. ValueError as ``ppr`` raises for a bad graph."""
+    return Graph(adjacency)
 
 
 def ppr(
-    adjacency: sp.csr_matrix,
+    adjacency: sp.csr_matrix | Graph,
     seeds: Any,
     damping: float = 0.5,
     tol: float = 1e-8,
@@ -25,7 +32,8 @@ def ppr(
 
     Args:
         adjacency: (n, n) scipy CSR; ``adjacency[i, j]`` is the weight of edge i -> j (pass an undirected
-            graph symmetric). Self-loops count; rows with no positive weight are dangling.
+            graph symmetric). Self-loops count; rows with no positive weight are dangling. Or the same
+            prepared by ``prepare``, for many calls on one graph.
         seeds: non-negative (n,) or (n, b) array (numpy, or a torch tensor on any device; wrap CuPy arrays
             with ``torch.from_dlpack``); each column is one query's personalization vector, normalized here.
         damping: probability of following an edge, in (0, 1); ``1 - damping`` is the teleport probability.
@@ -46,7 +54,8 @@ def ppr(
             shape, negative/NaN/all-zero seed columns, damping outside (0, 1), bad tol/max_iter/backend.
     """
     check_params(damping, tol, max_iter, backend)
-    adjacency, out_weight = check_graph(adjacency)
+    graph = adjacency if isinstance(adjacency, Graph) else Graph(adjacency)
+    adjacency, out_weight = graph.adjacency, graph.out_weight
     n = adjacency.shape[0]
     is_torch = type(seeds).__module__.split(".")[0] == "torch"
     if not is_torch:
@@ -73,7 +82,7 @@ def ppr(
     else:
         from kernels.cpu import ppr_cpu
 
-        scores = ppr_cpu(adjacency, out_weight, unit, damping, tol, max_iter)
+        scores = ppr_cpu(graph, unit, damping, tol, max_iter)
     if is_torch:
         scores = _torch().from_numpy(scores).to(seeds.device)
     return scores.reshape(seeds.shape)

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from functools import cache
+from typing import TYPE_CHECKING
 
 import numpy as np
 import scipy.sparse as sp
+from threadpoolctl import ThreadpoolController
 
 from kernels.iterate import Step, power_iterate
+
+if TYPE_CHECKING:
+    from kernels.graph import Graph
 
 SPARSE_FRACTION = 0.25  # iterate on the non-zero rows only while they are fewer than this fraction of n
 SPARSE_MIN_EDGES = 100_000  # ... and only on graphs this large (below, scipy's slicing overhead dominates)
@@ -18,6 +25,8 @@ SPARSE_MIN_EDGES = 100_000  # ... and only on graphs this large (below, scipy's 
 # against 30 unblocked. Eight is the compromise. On the 2Wiki index (271k edges) one block per core wins.
 BLOCK_WIDTH = 8
 BLOCK_MIN_EDGES = 1_000_000
+# With fewer column blocks than cores (one query), graphs this large split each product's rows over the cores.
+SPLIT_MIN_EDGES = 1_000_000
 
 
 def transition(adjacency: sp.csr_matrix, out_weight: np.ndarray, damping: float, dtype: np.dtype) -> sp.csr_matrix:
@@ -33,31 +42,36 @@ def transition(adjacency: sp.csr_matrix, out_weight: np.ndarray, damping: float,
 
 def make_step(
     adjacency: sp.csr_matrix, out_weight: np.ndarray, damping: float, seeds: np.ndarray,
-    walk: sp.csr_matrix | None = None,
+    walk: sp.csr_matrix | None = None, propagate: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> Step:
     """One PPR step ``x -> d P^T x + (d * dangling mass(x) + 1 - d) v`` for blocks of the (n, b) ``seeds``.
 
     While the iterate is supported on few rows (sparse seeds, first hops of a large graph) only those
     rows' edges are read; sparse seeds enter through their non-zeros only. ``walk`` is
-    ``transition(...)`` when the caller already has it.
+    ``transition(...)`` when the caller already has it; ``propagate(x)`` computes ``walk.T @ x`` once
+    the iterate is dense (by default through a CSC view of ``walk``: no copy, and as fast here as a
+    transposed copy).
     """
-    n = seeds.shape[0]
+    n, width = seeds.shape
     if walk is None:
         walk = transition(adjacency, out_weight, damping, seeds.dtype)
-    propagate = walk.T  # CSC view (scatter): no copy, and as fast here as a transposed copy (gather)
+    propagate = propagate or walk.T.__matmul__
     dangling = np.flatnonzero(out_weight <= 0)
     sparse_phase = [adjacency.nnz >= SPARSE_MIN_EDGES]  # support only grows: once dense, always dense
     teleport = _Teleport(seeds)
+    # Sums over the n rows as BLAS matrix-vector products: numpy's axis-0 sums of an (n, k) block take
+    # as long as the sparse product here; BLAS accumulates in blocks, within 1e-5 relative in float32.
+    ones_n, ones_b = np.ones(n, seeds.dtype), np.ones(width, seeds.dtype)
 
     def step(x: np.ndarray, cols: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if sparse_phase[0]:
-            rows = np.flatnonzero(x.any(axis=1))
+            rows = np.flatnonzero(x @ ones_b[:x.shape[1]])  # x >= 0: a row sums to 0 only when it is all 0
             sparse_phase[0] = rows.size < SPARSE_FRACTION * n
-        y = walk[rows].T @ x[rows] if sparse_phase[0] else propagate @ x
+        y = walk[rows].T @ x[rows] if sparse_phase[0] else propagate(x)
         dangling_mass = x[dangling].sum(0, dtype=np.float64)  # float64 sums: float32 ones drift on long columns
         teleport.add(y, cols, (damping * dangling_mass + (1.0 - damping)).astype(y.dtype))
         scratch = np.subtract(y, x, out=None if x is seeds else x)  # the driver never reads x again
-        return y, np.abs(scratch, out=scratch).sum(0, dtype=np.float64)
+        return y, (ones_n @ np.abs(scratch, out=scratch)).astype(np.float64)
 
     return step
 
@@ -84,33 +98,60 @@ class _Teleport:
         y[rows, positions] += values * coef[positions]
 
 
-def ppr_cpu(
-    adjacency: sp.csr_matrix, out_weight: np.ndarray, seeds: np.ndarray, damping: float, tol: float, max_iter: int
-) -> np.ndarray:
+def ppr_cpu(graph: Graph, seeds: np.ndarray, damping: float, tol: float, max_iter: int) -> np.ndarray:
     """Exact PPR for (n, b) unit-column ``seeds`` (float32 or float64) by batched power iteration.
 
     The batch is cut into column blocks solved on a thread per core (scipy's sparse products and
     numpy's array ops release the GIL): ``BLOCK_WIDTH`` queries a block on graphs of
-    ``BLOCK_MIN_EDGES`` or more, else one block per core.
+    ``BLOCK_MIN_EDGES`` or more, else one block per core. With fewer blocks than cores (one query) on a
+    graph of ``SPLIT_MIN_EDGES`` or more, each dense product is split by rows over the cores instead.
     """
     tol = max(tol, 16 * float(np.finfo(seeds.dtype).eps))  # below this float32 round-off never settles
-    walk = transition(adjacency, out_weight, damping, seeds.dtype)
+    adjacency, out_weight, walk = graph.adjacency, graph.out_weight, graph.walk(damping, seeds.dtype)
     b, cores = seeds.shape[1], _usable_cores()
     width = BLOCK_WIDTH if adjacency.nnz >= BLOCK_MIN_EDGES else -(-b // cores)
-    result = np.empty_like(seeds)
-
-    def solve(start: int) -> None:
-        block = np.ascontiguousarray(seeds[:, start:start + width])
-        x = power_iterate(make_step(adjacency, out_weight, damping, block, walk), block, tol, max_iter, np)
-        result[:, start:start + width] = x / x.sum(0, dtype=np.float64).astype(x.dtype)
-
     starts = range(0, b, width)
-    if len(starts) == 1:
-        solve(0)
-    else:
-        with ThreadPoolExecutor(min(cores, len(starts))) as pool:
+    result = np.empty_like(seeds)
+    # BLAS (the row sums) on one thread: its own threads would spin-wait between the many small products
+    # and starve the block threads. Pool threads start on first use.
+    with _blas().limit(limits=1), ThreadPoolExecutor(cores) as pool:
+        split = len(starts) < cores and adjacency.nnz >= SPLIT_MIN_EDGES
+        propagate = _row_parallel(graph.row_blocks(damping, seeds.dtype, cores), pool) if split else None
+
+        def solve(start: int) -> None:
+            block = np.ascontiguousarray(seeds[:, start:start + width])
+            step = make_step(adjacency, out_weight, damping, block, walk, propagate)
+            x = power_iterate(step, block, tol, max_iter, np)
+            result[:, start:start + width] = x / x.sum(0, dtype=np.float64).astype(x.dtype)
+
+        if split or len(starts) == 1:  # blocks one after another here (the pool splits rows, if anything)
+            for start in starts:
+                solve(start)
+        else:
             list(pool.map(solve, starts))
     return result
+
+
+def _row_parallel(
+    blocks: list[tuple[slice, sp.csr_matrix]], pool: ThreadPoolExecutor
+) -> Callable[[np.ndarray], np.ndarray]:
+    """``x -> walk.T @ x`` with the rows of the result computed on the pool, a block of rows each."""
+
+    def propagate(x: np.ndarray) -> np.ndarray:
+        y = np.empty((sum(m.shape[0] for _, m in blocks), x.shape[1]), dtype=x.dtype)
+
+        def part(block: tuple[slice, sp.csr_matrix]) -> None:
+            y[block[0]] = block[1] @ x
+
+        list(pool.map(part, blocks))
+        return y
+
+    return propagate
+
+
+@cache
+def _blas() -> ThreadpoolController:
+    return ThreadpoolController().select(user_api="blas")
 
 
 def _usable_cores() -> int:

@@ -113,6 +113,7 @@ def test_query_latency_reads_ppr_time_from_the_trace() -> None:
     stats = query_latency(ScriptedRetriever(), ["Who?", "Where?"], "good")
     assert stats.queries == 2
     assert stats.ppr_ms_mean == pytest.approx(2.0)
+    assert stats.stage_ms_mean == {"ppr": pytest.approx(2.0)}
     assert 0 <= stats.p50_ms <= stats.p95_ms
 
 

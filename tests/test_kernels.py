@@ -235,3 +235,18 @@ def test_column_blocks_of_large_graphs_match_prpack(monkeypatch: pytest.MonkeyPa
     got = kernels.ppr(adjacency, seeds.astype(dtype), tol=1e-9, backend="cpu")
     assert got.dtype == dtype and got.shape == (400, 11)
     assert np.abs(got - prpack(adjacency, seeds, 0.5)).max() < (1e-5 if dtype == np.float32 else 1e-8)
+
+
+def test_row_split_products_and_a_prepared_graph_match_prpack(monkeypatch: pytest.MonkeyPatch) -> None:
+    """One query on a large graph splits each product's rows over the cores; a prepared graph reused."""
+    from kernels import cpu
+
+    monkeypatch.setattr(cpu, "SPLIT_MIN_EDGES", 0)
+    monkeypatch.setattr(cpu, "_usable_cores", lambda: 3)
+    adjacency = random_graph(500, 19)
+    seeds = random_seeds(500, 2, 19)
+    expected = prpack(adjacency, seeds, 0.5)
+    graph = kernels.prepare(adjacency)
+    for j in range(2):
+        assert np.abs(kernels.ppr(graph, seeds[:, j], backend="cpu") - expected[:, j]).max() < 1e-6
+    assert np.abs(kernels.ppr(graph, seeds.astype(np.float32), backend="cpu") - expected).max() < 1e-5

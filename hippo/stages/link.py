@@ -7,6 +7,9 @@ facts past the best few mostly add noise. Entities are linked two ways: query sp
 spell a known entity name or passage title exactly (longest first; spaCy's small model cuts
 or misses long titles), and named-entity mentions whose nearest entity embedding clears a
 similarity floor (linking with no floor maps unrelated words onto random entities).
+`mentions = "names"` (the default) runs no parser: the exact names come from the index's
+Aho-Corasick automaton (`hippo.names`) and the mentions are the runs of capitalized words no
+name covers; `"spacy"` parses each query with spaCy for both (its named entities as mentions).
 
 The stage writes two memory levels of entity seeds: "facts" (each entity of a linked fact
 gets the mean score of its linked facts: their cosine to the query, see `fact_seed`) and
@@ -17,7 +20,6 @@ came from.
 from __future__ import annotations
 
 import logging
-import re
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -26,6 +28,7 @@ import numpy as np
 
 from hippo.errors import HippoError
 from hippo.extract.base import normalize_entity
+from hippo.names import UNSPACED, capitalized_spans, find_names
 from hippo.stages.context import RetrievalContext
 from hippo.stages.registry import register_stage
 from hippo.stages.scoring import min_max, rank_by_scores
@@ -37,10 +40,6 @@ log = logging.getLogger(__name__)
 _SKIPPED_LABELS = {"CARDINAL", "ORDINAL", "PERCENT", "QUANTITY", "MONEY"}
 MAX_SPAN_TOKENS = 12
 MAX_NAME_CHARS = 24
-# Scripts written without spaces between words: Thai, Lao, Myanmar, Khmer, kana, CJK ideographs.
-_UNSPACED = re.compile(
-    "[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+"
-)
 
 
 @register_stage
@@ -53,6 +52,9 @@ class LinkStage(Stage):
     recognition_candidates: int = setting(5, ge=1)  # facts shown to the LLM recognition filter (HippoRAG 2: 5)
     entity_threshold: float = setting(0.8, ge=0)  # cosine a mention needs to link to an entity (> 1: never)
     match_names: bool = True
+    # "names": exact names through the index's automaton and capitalized runs as mentions, no parser;
+    # "spacy": spaCy parses each query, for exact names and named-entity mentions
+    mentions: Literal["names", "spacy"] = "names"
     recognition: Literal["auto", "on", "off"] = "auto"  # "auto": filter with the LLM when one is configured
     # "cosine": a linked fact seeds its entities with its cosine to the query, so a weak best fact
     # (a question the facts do not cover, or in a script the parser cannot read) does not outweigh
@@ -124,19 +126,31 @@ class LinkStage(Stage):
 
     def _link_query_entities(self, query: Query, ctx: RetrievalContext, linked: dict[int, LinkedEntity]) -> None:
         """Adds the entities one query names (keeping, per entity, the best-scoring link)."""
+        snapshot = ctx.snapshot
+        if self.mentions == "names":
+            found = find_names(query.text, snapshot.names, snapshot.entity_names) if self.match_names else []
+            for start, end, entity in found:
+                _link_name(query, start, end, entity, linked)
+            spans = capitalized_spans(query.text, [(start, end) for start, end, _ in found])
+            self._link_mentions(query, ctx, linked, [query.text[start:end] for start, end in spans])
+            return
         doc = ctx.nlp(query.text)
-        covered: list[tuple[int, int]] = []
+        covered = []
         if self.match_names:
-            for start, end, entity in exact_name_matches(doc, ctx.snapshot.entity_index):
-                if query.weight >= linked.get(entity, _NONE).score:
-                    linked[entity] = LinkedEntity(entity, query.weight, query.text[start:end], query.text)
+            for start, end, entity in exact_name_matches(doc, snapshot.entity_index):
+                _link_name(query, start, end, entity, linked)
                 covered.append((start, end))
-        mentions = [
-            ent for ent in doc.ents
+        self._link_mentions(query, ctx, linked, [
+            ent.text for ent in doc.ents
             if ent.label_ not in _SKIPPED_LABELS
             and not any(ent.start_char < end and start < ent.end_char for start, end in covered)
-        ]
-        names_and_text = [(n, ent.text) for n, ent in ((normalize_entity(e.text), e) for e in mentions) if n]
+        ])
+
+    def _link_mentions(
+        self, query: Query, ctx: RetrievalContext, linked: dict[int, LinkedEntity], mentions: list[str]
+    ) -> None:
+        """Links each mention to its nearest entity by embedding, when that clears `entity_threshold`."""
+        names_and_text = [(n, text) for n, text in ((normalize_entity(m), m) for m in mentions) if n]
         if not names_and_text or not ctx.snapshot.entity_ids:
             return
         vectors = ctx.encoder.encode([n for n, _ in names_and_text])
@@ -149,6 +163,12 @@ class LinkStage(Stage):
 
 
 _NONE = LinkedEntity(-1, 0.0, "", "")
+
+
+def _link_name(query: Query, start: int, end: int, entity: int, linked: dict[int, LinkedEntity]) -> None:
+    """Links `entity`, named by query.text[start:end], with the query's weight unless it has a better link."""
+    if query.weight >= linked.get(entity, _NONE).score:
+        linked[entity] = LinkedEntity(entity, query.weight, query.text[start:end], query.text)
 
 
 def _best_query(queries: list[Query], columns: list[np.ndarray], index: int) -> Query:
@@ -174,7 +194,7 @@ def exact_name_matches(doc: Any, entity_index: dict[str, int]) -> list[tuple[int
     taken = [False] * len(doc.text)
     for start, end, _ in found:
         taken[start:end] = [True] * (end - start)
-    for run in _UNSPACED.finditer(doc.text):
+    for run in UNSPACED.finditer(doc.text):
         found.extend(_substring_name_matches(doc.text, run.start(), run.end(), entity_index, taken))
     return found
 

@@ -1,0 +1,46 @@
+"""A graph prepared once for many ``ppr`` calls: validated, its walk matrices cached."""
+
+from __future__ import annotations
+
+from itertools import pairwise
+
+import numpy as np
+import scipy.sparse as sp
+
+from kernels.cpu import transition
+from kernels.validate import check_graph
+
+
+class Graph:
+    """A validated adjacency (see ``kernels.ppr``) with what PPR derives from it: out-weights, and per
+    damping and dtype the walk matrix ``damping * P``. Made by ``kernels.prepare``; the adjacency must not
+    change afterwards (the derived arrays would not follow)."""
+
+    def __init__(self, adjacency: sp.csr_matrix) -> None:
+        self.adjacency, self.out_weight = check_graph(adjacency)
+        self._walks: dict[tuple[float, np.dtype], sp.csr_matrix] = {}
+        self._row_blocks: dict[tuple[float, np.dtype, int], list[tuple[slice, sp.csr_matrix]]] = {}
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.adjacency.shape
+
+    def walk(self, damping: float, dtype: np.dtype) -> sp.csr_matrix:
+        """``damping * P`` as CSR in ``dtype``, ``P`` the row-normalized adjacency; rows with zero out-weight
+        (dangling nodes) stay empty."""
+        key = (damping, np.dtype(dtype))
+        if key not in self._walks:
+            self._walks[key] = transition(self.adjacency, self.out_weight, damping, key[1])
+        return self._walks[key]
+
+
+    def row_blocks(self, damping: float, dtype: np.dtype, parts: int) -> list[tuple[slice, sp.csr_matrix]]:
+        """``(damping * P)^T`` as CSR cut into ``parts`` row ranges of about equal edge counts, each with its
+        rows: ``y[rows] = block @ x`` for every block makes ``y = (damping * P)^T x``, a part per thread."""
+        key = (damping, np.dtype(dtype), parts)
+        if key not in self._row_blocks:
+            gather = self.walk(damping, dtype).T.tocsr()
+            bounds = np.searchsorted(gather.indptr, np.linspace(0, gather.nnz, parts + 1)[1:-1])
+            edges = [0, *bounds.tolist(), gather.shape[0]]
+            self._row_blocks[key] = [(slice(a, b), gather[a:b]) for a, b in pairwise(edges)]
+        return self._row_blocks[key]
