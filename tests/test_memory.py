@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from hippo import Hippo
+from hippo.config import IndexSettings
 from hippo.memory.associate import gmm_select
 from hippo.memory.route import entropy_weights
 from hippo.memory.store import memory_counts
@@ -121,12 +122,22 @@ def test_add_session_rejects_bad_turns(tmp_path: Path) -> None:
 
 
 def test_documents_given_as_dicts_are_indexed(tmp_path: Path) -> None:
-    h = Hippo(tmp_path / "index")
+    h = Hippo(tmp_path / "index", settings=IndexSettings(document_memory=True))
     report = h.index([{"title": "Pepper", "text": "Pepper is a beagle. She howls at cellos."}])
     assert report.files_changed == 1
     counts = memory_counts(tmp_path / "index")
     assert counts["passage_units"] == 1 and counts["sentence_units"] == 2
     assert h.retrieve("Which dog howls?", pipeline="dense").passages[0].title == "Pepper"
+
+
+def test_document_units_are_opt_in(tmp_path: Path) -> None:
+    h = Hippo(tmp_path / "index")
+    h.index([{"title": "Pepper", "text": "Pepper is a beagle. She howls at cellos."}])
+    assert memory_counts(tmp_path / "index").get("passage_units", 0) == 0
+    result = h.retrieve("Which dog howls?", pipeline="memgas", top_k=1)
+    assert result.passages[0].title == "Pepper"  # ranked densely, and the trace says why
+    route = next(t for t in result.trace if t["stage"] == "route")
+    assert "--document-memory" in route["fallback"]
 
 
 def test_ask_json_on_a_conversation_index_gives_sessions_and_turns(conversation_index: Path) -> None:
@@ -151,7 +162,7 @@ def test_memgas_ranks_sessions_and_explains_its_routing(conversation_index: Path
 
 
 def test_route_over_a_document_index_ranks_passages(tmp_path: Path) -> None:
-    h = Hippo(tmp_path / "index")
+    h = Hippo(tmp_path / "index", settings=IndexSettings(document_memory=True))
     h.index([{"title": "Pepper", "text": "Pepper is a beagle. She howls at cellos."},
              {"title": "Miso", "text": "Miso is a cat. He sleeps all day."}])
     passages = h.retrieve("Which animal sleeps all day?", pipeline="memgas", top_k=2).passages

@@ -11,6 +11,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import re
+import sys
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -55,7 +56,7 @@ class SpacyExtractor:
         if self._pool is None:
             self._pool = ProcessPoolExecutor(
                 self._workers, mp_context=multiprocessing.get_context("spawn"),
-                initializer=_exit_with_parent, initargs=(os.getpid(),),
+                initializer=_start_worker, initargs=(os.getpid(),),
             )
         size = -(-len(items) // self._workers)
         chunks = [items[start:start + size] for start in range(0, len(items), size)]
@@ -81,9 +82,13 @@ def _peak_rss_mb(pid: int) -> float:
         return 0.0
 
 
-def _exit_with_parent(parent: int) -> None:
-    """Worker initializer: a watcher thread ends this worker once its parent is gone (a
-    `kill -9` of the indexer would otherwise leave idle workers holding the model)."""
+def _start_worker(parent: int) -> None:
+    """Worker initializer: keeps torch out of the worker (spaCy's thinc imports it when it is
+    installed, ~490 MB per worker, though `en_core_web_sm` never uses it: a None entry in
+    `sys.modules` makes that import fail as if torch were absent), and starts a watcher thread
+    that ends this worker once its parent is gone (a `kill -9` of the indexer would otherwise
+    leave idle workers holding the model)."""
+    sys.modules.setdefault("torch", None)  # type: ignore[assignment]
 
     def watch() -> None:
         while os.getppid() == parent:

@@ -47,7 +47,8 @@ class RouteStage(Stage):
         view = memory_view(ctx, ctx.index_dir)
         if view is None:
             state.ranking = rank_by_scores(ctx.dense_scores(state), max(self.candidates, state.top_k))
-            return {"fallback": "dense (the index has no memory units; re-run `hippo index`)"}
+            return {"fallback": "dense (the index has no memory units: conversations get them; for documents "
+                                "index into a new --index with --document-memory)"}
         wanted = [g.strip() for g in self.granularities.split(",") if g.strip()]
         query = ctx.query_vectors(state)[0]  # the question; added queries do not change the routing
         routed = route(view, query, wanted, temperature=self.temperature, graph=self.graph, seeds=self.seeds,
