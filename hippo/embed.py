@@ -9,7 +9,7 @@ told otherwise."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from functools import cache
 from typing import Any
 
@@ -45,6 +45,11 @@ class Encoder:
             return self._model.dim
         model = self._model
         return int((getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension)())
+
+    def encode_each(self, chunks: Iterable[Sequence[str]]) -> Iterator[np.ndarray]:
+        """`encode` of each chunk, in order (`hippo.ray_index.RayEncoder` runs them in parallel)."""
+        for chunk in chunks:
+            yield self.encode(chunk)
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         """(len(texts), dim) float32 array of L2-normalized embeddings."""

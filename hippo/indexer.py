@@ -312,13 +312,15 @@ class Indexer:
     ) -> None:
         """Embeds strings not yet cached, shortest first, committing each chunk."""
         known = store.embedded_keys()
-        missing = sorted({t for t in texts if text_key(t) not in known}, key=len)
+        # by length, then text: the same batches on every run (the int8 encoder's scales depend on them)
+        missing = sorted({t for t in texts if text_key(t) not in known}, key=lambda t: (len(t), t))
         if not missing:
             return
         encoder = self._encoder(settings)
+        chunks = list(_batches(missing, EMBED_CHUNK))
         with progress_bar(len(missing), "embedding", "text", self.quiet) as bar, _closing(encoder):
-            for chunk in _batches(missing, EMBED_CHUNK):
-                store.save_embeddings([text_key(t) for t in chunk], encoder.encode(chunk))
+            for chunk, vectors in zip(chunks, encoder.encode_each(chunks), strict=True):
+                store.save_embeddings([text_key(t) for t in chunk], vectors)
                 report.strings_embedded += len(chunk)
                 bar.update(len(chunk))
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import logging
 import socket
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -66,9 +66,9 @@ class RayPool:
         self._actors = [worker.remote(make) for _ in range(cpus)]
         self._pool = ActorPool(self._actors)
 
-    def map(self, method: str, chunks: Sequence[Any]) -> list[Any]:
-        """`getattr(worker, method)(chunk)` for each chunk, run across the actors, in order."""
-        return list(self._pool.map(lambda actor, chunk: actor.call.remote(method, chunk), list(chunks)))
+    def map(self, method: str, chunks: Iterable[Any]) -> Iterator[Any]:
+        """`getattr(worker, method)(chunk)` for each chunk, run across the actors, yielded in order."""
+        return self._pool.map(lambda actor, chunk: actor.call.remote(method, chunk), list(chunks))
 
     @property
     def size(self) -> int:
@@ -112,7 +112,8 @@ class RayExtractor:
 
 
 class RayEncoder:
-    """An Encoder whose strings are split across Ray actors holding the same model."""
+    """An Encoder whose chunks go to Ray actors holding the same model, each chunk whole, so its
+    vectors are the ones one process would compute (the int8 encoder's scales depend on the batch)."""
 
     def __init__(self, model_name: str, batch_size: int, runtime: str, cpus: int) -> None:
         from hippo.embed import Encoder
@@ -120,9 +121,9 @@ class RayEncoder:
         self.model_name = model_name
         self._pool = RayPool(functools.partial(Encoder, model_name, batch_size, runtime), cpus)
 
-    def encode(self, texts: Sequence[str]) -> np.ndarray:
-        """(len(texts), dim) float32 unit vectors, in the order of `texts`."""
-        return np.concatenate(self._pool.map("encode", _split(list(texts), self._pool.size)))
+    def encode_each(self, chunks: Iterable[Sequence[str]]) -> Iterator[np.ndarray]:
+        """The vectors of each chunk, in order, the chunks encoded in parallel across the actors."""
+        return self._pool.map("encode", chunks)
 
     def close(self) -> None:
         self._pool.close()

@@ -55,11 +55,11 @@ def test_ray_index_equals_the_single_machine_index(cluster: tuple[str, dict[str,
     assert facts[0] == facts[1] and len(facts[0]) > 20
     for name in ("edge_src", "edge_dst", "edge_kind"):
         assert np.array_equal(getattr(there, name), getattr(here, name)), name
-    # The actors encode other batches than one process does, and on a bf16 CPU a vector depends on
-    # its batch a little (cosines within 1e-3); synonymy weights are cosines, so they move as much.
-    assert np.allclose(there.edge_weight, here.edge_weight, atol=2e-3)
+    # Each actor encodes whole chunks, as one process does (the int8 encoder's scales depend on the
+    # batch); only the actors' single thread may change the last bits of a sum.
+    assert np.allclose(there.edge_weight, here.edge_weight, atol=1e-4)
     for name in ("passage_vectors", "entity_vectors", "fact_vectors"):
-        assert np.min(np.sum(getattr(there, name) * getattr(here, name), axis=1)) > 0.998, name
+        assert np.min(np.sum(getattr(there, name) * getattr(here, name), axis=1)) > 0.9999, name
 
 
 def test_an_unreachable_cluster_is_one_line_and_writes_nothing(tmp_path: Path) -> None:
