@@ -34,7 +34,7 @@ OPSET = 17
 PRECISIONS = ("fp32", "int8")
 _FILES = {"fp32": "model.onnx", "int8": "model-int8.onnx"}
 EXPORT_INFO = "export.json"  # the source model, the recipe and the vector width
-TOKENS_PER_BATCH = 16384  # padded tokens per inference call: long strings go in smaller batches
+TOKENS_PER_BATCH = 2048  # padded tokens per inference call: less memory than 16384, and measured faster
 
 
 class OnnxEncoder:
