@@ -118,7 +118,6 @@ class RayEncoder:
     def __init__(self, model_name: str, batch_size: int, runtime: str, cpus: int) -> None:
         from hippo.embed import Encoder
 
-        self.model_name = model_name
         self._pool = RayPool(functools.partial(Encoder, model_name, batch_size, runtime), cpus)
 
     def encode_each(self, chunks: Iterable[Sequence[str]]) -> Iterator[np.ndarray]:
