@@ -5,7 +5,7 @@ does not name (the *bridge*: the country the river is in). When the first round'
 passages hold a fact joining an anchor to an entity the question does not name, that other
 entity is a bridge candidate; it scores the fact's cosine to the question, divided by
 1 + the rank of the passage that holds the fact, so facts near the question in the best
-passages win. Years and numbers are never bridges. No LLM is involved.
+passages win. Years, numbers and dates are never bridges. No LLM is involved.
 """
 
 from __future__ import annotations
@@ -75,10 +75,23 @@ class BridgeFinder:
                 if (subject in anchor_set) == (obj in anchor_set):
                     continue
                 anchor, bridge = (subject, obj) if subject in anchor_set else (obj, subject)
-                if not any(c.isalpha() for c in snapshot.entity_names[bridge]):
-                    continue  # a year or a number leads nowhere
+                if not _leads_somewhere(snapshot.entity_names[bridge], bridge in self.titles):
+                    continue
                 score = float(np.asarray(snapshot.fact_vectors[fact]) @ question_vector) / (1 + rank)
                 if bridge not in best or score > best[bridge].score:
                     name = self.titles.get(bridge, snapshot.entity_names[bridge])
                     best[bridge] = Bridge(bridge, name, anchor, fact, passage, score)
         return sorted(best.values(), key=lambda b: (-b.score, b.entity))[:limit]
+
+
+_MONTHS = {"january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+           "november", "december"}
+
+
+def _leads_somewhere(name: str, titled: bool) -> bool:
+    """False for a year, a number or a date ("4 april 1975"): a next hop needs a named thing.
+    An entity with its own page always qualifies ("2017 ... leadership election")."""
+    if titled:
+        return True
+    words = name.split()
+    return any(c.isalpha() for c in name) and not all(w.isdigit() or w in _MONTHS for w in words)
