@@ -123,11 +123,8 @@ def bench_graph(title: str, adjacency: sp.csr_matrix, args: argparse.Namespace) 
             run(singles[:, 0].astype(dtype))  # warm-up (imports, kernel compilation)
             seconds, got = timed(lambda r=run, d=dtype: [r(singles[:, j].astype(d)) for j in range(singles.shape[1])])
             report.add(name, 1, seconds, singles.shape[1], accuracy(np.array(got).T, reference))
-            if backend != "push":
-                seconds, got = timed(lambda r=run, d=dtype: r(batch.astype(d)))
-                report.add(
-                    name, batch.shape[1], seconds, batch.shape[1], accuracy(got[:, : singles.shape[1]], reference)
-                )
+            seconds, got = timed(lambda r=run, d=dtype: r(batch.astype(d)))
+            report.add(name, batch.shape[1], seconds, batch.shape[1], accuracy(got[:, : singles.shape[1]], reference))
     report.print()
     if args.gpu:
         print_bandwidth(adjacency, batch, args)

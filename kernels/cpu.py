@@ -108,7 +108,7 @@ def ppr_cpu(graph: Graph, seeds: np.ndarray, damping: float, tol: float, max_ite
     """
     tol = max(tol, 16 * float(np.finfo(seeds.dtype).eps))  # below this float32 round-off never settles
     adjacency, out_weight, walk = graph.adjacency, graph.out_weight, graph.walk(damping, seeds.dtype)
-    b, cores = seeds.shape[1], _usable_cores()
+    b, cores = seeds.shape[1], usable_cores()
     width = BLOCK_WIDTH if adjacency.nnz >= BLOCK_MIN_EDGES else -(-b // cores)
     starts = range(0, b, width)
     result = np.empty_like(seeds)
@@ -154,6 +154,6 @@ def _blas() -> ThreadpoolController:
     return ThreadpoolController().select(user_api="blas")
 
 
-def _usable_cores() -> int:
+def usable_cores() -> int:
     """Cores this process may run on (its affinity mask, where the OS has one)."""
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
