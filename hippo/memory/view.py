@@ -12,6 +12,7 @@ from weakref import WeakKeyDictionary
 import numpy as np
 import scipy.sparse as sp
 
+from hippo.memory.lexical import LexicalIndex
 from hippo.memory.store import DB_NAME, MemoryStore, SessionRow, StoredUnits
 
 _VIEWS: WeakKeyDictionary[object, MemoryView | None] = WeakKeyDictionary()
@@ -38,6 +39,7 @@ class MemoryView:
         self.units = units
         self.sessions = {s.key: s for s in sessions}
         self.passage_session = {pid: s.key for s in sessions for _, _, pid in s.turns}
+        self._lexical: dict[str, LexicalIndex] = {}
 
     @classmethod
     def load(cls, index_dir: Path) -> MemoryView | None:
@@ -58,6 +60,12 @@ class MemoryView:
         """Granularity -> positions of its units, in the order granularities first appear."""
         names = np.asarray(self.units.granularities)
         return {g: np.flatnonzero(names == g) for g in dict.fromkeys(self.units.granularities)}
+
+    def lexical(self, granularity: str) -> LexicalIndex:
+        """BM25 over the texts of one granularity's units (in `granularities` order), built on first use."""
+        if granularity not in self._lexical:
+            self._lexical[granularity] = LexicalIndex([self.units.texts[i] for i in self.granularities[granularity]])
+        return self._lexical[granularity]
 
     @cached_property
     def adjacency(self) -> sp.csr_matrix:
