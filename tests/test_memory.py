@@ -161,7 +161,7 @@ def test_memgas_ranks_sessions_and_explains_its_routing(conversation_index: Path
     assert sum(g["weight"] for g in weights.values()) == pytest.approx(1.0, abs=1e-3)
     assert weights["turn"]["units"] == 18 and weights["session"]["units"] == 3
     assert all(0 <= g["entropy"] <= math.log(g["units"]) + 1e-6 for g in weights.values())
-    assert route["lexical"] == {"granularities": ["exchange"], "weight": 0.15}
+    assert route["lexical"] == {"granularities": ["session"], "weight": 0.2}
 
 
 def test_lexical_index_scores_words_not_stop_words() -> None:
@@ -170,10 +170,19 @@ def test_lexical_index_scores_words_not_stop_words() -> None:
     assert not index.scores("where is the").any() and not index.scores("zeppelin").any()
 
 
-def test_lexical_granularity_alone_ranks_sessions_by_bm25(conversation_index: Path) -> None:
-    pipeline = str(ROOT / "bench" / "locomo-pipelines" / "only-lexical-exchange.toml")
+@pytest.mark.parametrize("granularity", ["exchange", "session"])
+def test_lexical_granularity_alone_ranks_sessions_by_bm25(conversation_index: Path, granularity: str) -> None:
+    pipeline = str(ROOT / "bench" / "locomo-pipelines" / f"only-lexical-{granularity}.toml")
     result = Hippo(conversation_index).retrieve("Who is Marta Silva?", pipeline=pipeline, top_k=3)
     assert result.passages[0].session == "ann-ben/session_1"
+
+
+def test_a_session_is_scored_lexically_on_its_turns_words(conversation_index: Path) -> None:
+    view = MemoryView.load(conversation_index)
+    assert view is not None
+    scores = view.lexical("session").scores("robotics gripper Toronto")
+    sessions = [view.units.targets[i][0] for i in view.granularities["session"]]
+    assert sessions[int(np.argmax(scores))] == "ann-ben/session_2" and np.count_nonzero(scores) == 1
 
 
 def test_route_over_a_document_index_ranks_passages(tmp_path: Path) -> None:

@@ -3,6 +3,7 @@ and for conversations the sessions, their turns and which session each passage b
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -16,6 +17,7 @@ from hippo.memory.lexical import LexicalIndex
 from hippo.memory.store import DB_NAME, MemoryStore, SessionRow, StoredUnits
 
 _VIEWS: WeakKeyDictionary[object, MemoryView | None] = WeakKeyDictionary()
+WHOLES = {"session": "turn", "document": "passage"}  # a whole's text for BM25 is its parts' texts
 
 
 @dataclass(frozen=True)
@@ -62,9 +64,19 @@ class MemoryView:
         return {g: np.flatnonzero(names == g) for g in dict.fromkeys(self.units.granularities)}
 
     def lexical(self, granularity: str) -> LexicalIndex:
-        """BM25 over the texts of one granularity's units (in `granularities` order), built on first use."""
+        """BM25 over the texts of one granularity's units (in `granularities` order), built on
+        first use. A session's (document's) text is that of its turns (passages): the unit's
+        own text is only its name and date."""
         if granularity not in self._lexical:
-            self._lexical[granularity] = LexicalIndex([self.units.texts[i] for i in self.granularities[granularity]])
+            positions = self.granularities[granularity]
+            parts = self.granularities.get(WHOLES.get(granularity, ""), np.empty(0, dtype=int))
+            texts = [self.units.texts[i] for i in positions]
+            if parts.size:
+                by_target = defaultdict(list)
+                for i in parts:
+                    by_target[self.units.targets[i][0]].append(self.units.texts[i])
+                texts = [" ".join(t for key in self.units.targets[i] for t in by_target[key]) for i in positions]
+            self._lexical[granularity] = LexicalIndex(texts)
         return self._lexical[granularity]
 
     @cached_property
