@@ -3,7 +3,9 @@
 Per granularity, the entropy of the query's softmax similarity distribution sets its weight
 (`hippo.memory.route`); the weighted unit scores (optionally spread by PPR over the GMM
 association graph) aggregate to the retrieval unit: a session on a conversation index, a
-passage on a document index. `--explain` shows each granularity's entropy and weight.
+passage on a document index; with `lexical` granularities a `lexical_weight` share of the
+final score is BM25's (`hippo.memory.lexical`). `--explain` shows each granularity's entropy
+and weight, and the lexical share.
 """
 
 from __future__ import annotations
