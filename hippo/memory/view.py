@@ -72,7 +72,7 @@ class MemoryView:
             parts = self.granularities.get(WHOLES.get(granularity, ""), np.empty(0, dtype=int))
             texts = [self.units.texts[i] for i in positions]
             if parts.size:
-                by_target = defaultdict(list)
+                by_target: defaultdict[str, list[str]] = defaultdict(list)
                 for i in parts:
                     by_target[self.units.targets[i][0]].append(self.units.texts[i])
                 texts = [" ".join(t for key in self.units.targets[i] for t in by_target[key]) for i in positions]
