@@ -11,7 +11,10 @@ data="${HIPPO_DATA:-../shared/data}"
 indexes="${HIPPO_EVAL_INDEXES:-.hippo-eval}/locomo10"
 p=bench/locomo-pipelines
 baselines="$p/only-session.toml,$p/only-turn.toml,$p/only-sentence.toml,$p/only-exchange.toml"
-baselines="$baselines,$p/only-summary.toml,$p/only-keywords.toml,$p/memgas-graph.toml,$p/memgas-paper.toml"
+baselines="$baselines,$p/only-summary.toml,$p/only-keywords.toml,$p/only-lexical-session.toml,$p/only-lexical-turn.toml"
+baselines="$baselines,$p/only-lexical-sentence.toml"
+baselines="$baselines,$p/only-lexical-exchange.toml,$p/hybrid-exchange.toml,$p/memgas-dense.toml,$p/memgas-graph.toml"
+baselines="$baselines,$p/memgas-paper.toml"
 mkdir -p bench/results
 python -m hippo eval --dataset "$data/locomo/locomo10.json" --index "$indexes" \
   --pipelines "memgas,dense,hipporag2,$baselines" --json bench/results/locomo.json "$@"

@@ -14,12 +14,14 @@ import pytest
 from hippo import Hippo
 from hippo.config import IndexSettings
 from hippo.memory.associate import gmm_select
+from hippo.memory.lexical import LexicalIndex
 from hippo.memory.route import entropy_weights
 from hippo.memory.store import memory_counts
 from hippo.memory.view import MemoryView
 from hippo.stats import index_stats
 
-CONVERSATION = Path(__file__).resolve().parent.parent / "data" / "conversation"
+ROOT = Path(__file__).resolve().parent.parent
+CONVERSATION = ROOT / "data" / "conversation"
 
 
 @pytest.fixture(scope="module")
@@ -159,6 +161,29 @@ def test_memgas_ranks_sessions_and_explains_its_routing(conversation_index: Path
     assert sum(g["weight"] for g in weights.values()) == pytest.approx(1.0, abs=1e-3)
     assert weights["turn"]["units"] == 18 and weights["session"]["units"] == 3
     assert all(0 <= g["entropy"] <= math.log(g["units"]) + 1e-6 for g in weights.values())
+    assert route["lexical"] == {"granularities": ["session", "exchange"], "weight": 0.3}
+
+
+def test_lexical_index_scores_words_not_stop_words() -> None:
+    index = LexicalIndex(["Ann adopted a beagle named Pepper.", "Ben ran the half marathon in Lisbon."])
+    assert int(np.argmax(index.scores("Where did Ben run in Lisbon?"))) == 1
+    assert int(np.argmax(index.scores("Who adopts beagles?"))) == 0  # stemmed
+    assert not index.scores("What did she do there?").any() and not index.scores("zeppelin").any()
+
+
+@pytest.mark.parametrize("granularity", ["exchange", "session"])
+def test_lexical_granularity_alone_ranks_sessions_by_bm25(conversation_index: Path, granularity: str) -> None:
+    pipeline = str(ROOT / "bench" / "locomo-pipelines" / f"only-lexical-{granularity}.toml")
+    result = Hippo(conversation_index).retrieve("Who is Marta Silva?", pipeline=pipeline, top_k=3)
+    assert result.passages[0].session == "ann-ben/session_1"
+
+
+def test_a_session_is_scored_lexically_on_its_turns_words(conversation_index: Path) -> None:
+    view = MemoryView.load(conversation_index)
+    assert view is not None
+    scores = view.lexical("session").scores("robotics gripper Toronto")
+    sessions = [view.units.targets[i][0] for i in view.granularities["session"]]
+    assert sessions[int(np.argmax(scores))] == "ann-ben/session_2" and np.count_nonzero(scores) == 1
 
 
 def test_route_over_a_document_index_ranks_passages(tmp_path: Path) -> None:

@@ -13,6 +13,11 @@ best of those seed Personalized PageRank over the association graph and the unit
 their PageRank. A retrieval unit (session, or passage) then scores, with `aggregate = "sum"`,
 the sum of its units' scores, or with `"max"`, the sum over granularities of its best unit's
 score (so a session is not favoured for having many turns).
+
+With `lexical` granularities and a `lexical_weight` m > 0, a retrieval unit's final score is
+(1 - m) times that routed score, divided by the best one, plus m times the mean over the
+lexical granularities of its best unit's BM25 score, divided by the best one
+(`hippo.memory.lexical`): m = 0 is the router alone, m = 1 lexical retrieval alone.
 """
 
 from __future__ import annotations
@@ -72,9 +77,11 @@ class RoutedScores:
 
 def route(
     view: MemoryView, query: np.ndarray, granularities: Sequence[str] = (), *, temperature: float = TEMPERATURE,
-    graph: bool = False, seeds: int = 15, damping: float = 0.1, aggregate: str = "max",
+    graph: bool = False, seeds: int = 15, damping: float = 0.1, aggregate: str = "max", question: str = "",
+    lexical: Sequence[str] = (), lexical_weight: float = 0.0,
 ) -> RoutedScores:
-    """Routes one (unit-length) query vector over `granularities` (empty: all the index has)."""
+    """Routes one (unit-length) query vector over `granularities` (empty: all the index has);
+    with `lexical` and `lexical_weight`, mixes in the BM25 scores of `question` (see the module doc)."""
     available = view.granularities
     chosen = [g for g in (granularities or available) if g in available]
     similarities = np.asarray(view.units.vectors @ query, dtype=np.float64)
@@ -90,11 +97,25 @@ def route(
     if aggregate == "sum":
         totals = np.asarray(view.membership.T @ scores).ravel()
     else:
-        totals = np.zeros(len(view.target_keys))
-        for granularity in chosen:
-            rows = view.membership[available[granularity]]
-            totals += np.asarray(rows.multiply(scores[available[granularity]][:, None]).max(axis=0).todense()).ravel()
+        totals = sum((_best_per_target(view, available[g], scores[available[g]]) for g in chosen),
+                     np.zeros(len(view.target_keys)))
+    lexical = [g for g in lexical if g in available]
+    if lexical and lexical_weight > 0:
+        matches = [_scaled(_best_per_target(view, available[g], view.lexical(g).scores(question))) for g in lexical]
+        totals = (1 - lexical_weight) * _scaled(totals) + lexical_weight * np.mean(matches, axis=0)
     return RoutedScores(view.target_keys, totals, similarities, scores, weights)
+
+
+def _best_per_target(view: MemoryView, positions: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Per retrieval unit, the best of `values` (scores of the units at `positions`, at least 0)."""
+    rows = view.membership[positions]
+    return np.asarray(rows.multiply(np.clip(values, 0.0, None)[:, None]).max(axis=0).todense()).ravel()
+
+
+def _scaled(values: np.ndarray) -> np.ndarray:
+    """`values` divided by their maximum (unchanged when none is positive)."""
+    top = float(values.max(initial=0.0))
+    return values / top if top > 0 else values
 
 
 def passage_ranking(

@@ -3,6 +3,7 @@ and for conversations the sessions, their turns and which session each passage b
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -12,9 +13,11 @@ from weakref import WeakKeyDictionary
 import numpy as np
 import scipy.sparse as sp
 
+from hippo.memory.lexical import LexicalIndex
 from hippo.memory.store import DB_NAME, MemoryStore, SessionRow, StoredUnits
 
 _VIEWS: WeakKeyDictionary[object, MemoryView | None] = WeakKeyDictionary()
+WHOLES = {"session": "turn", "document": "passage"}  # a whole's text for BM25 is its parts' texts
 
 
 @dataclass(frozen=True)
@@ -38,6 +41,7 @@ class MemoryView:
         self.units = units
         self.sessions = {s.key: s for s in sessions}
         self.passage_session = {pid: s.key for s in sessions for _, _, pid in s.turns}
+        self._lexical: dict[str, LexicalIndex] = {}
 
     @classmethod
     def load(cls, index_dir: Path) -> MemoryView | None:
@@ -58,6 +62,22 @@ class MemoryView:
         """Granularity -> positions of its units, in the order granularities first appear."""
         names = np.asarray(self.units.granularities)
         return {g: np.flatnonzero(names == g) for g in dict.fromkeys(self.units.granularities)}
+
+    def lexical(self, granularity: str) -> LexicalIndex:
+        """BM25 over the texts of one granularity's units (in `granularities` order), built on
+        first use. A session's (document's) text is that of its turns (passages): the unit's
+        own text is only its name and date."""
+        if granularity not in self._lexical:
+            positions = self.granularities[granularity]
+            parts = self.granularities.get(WHOLES.get(granularity, ""), np.empty(0, dtype=int))
+            texts = [self.units.texts[i] for i in positions]
+            if parts.size:
+                by_target: defaultdict[str, list[str]] = defaultdict(list)
+                for i in parts:
+                    by_target[self.units.targets[i][0]].append(self.units.texts[i])
+                texts = [" ".join(t for key in self.units.targets[i] for t in by_target[key]) for i in positions]
+            self._lexical[granularity] = LexicalIndex(texts)
+        return self._lexical[granularity]
 
     @cached_property
     def adjacency(self) -> sp.csr_matrix:
