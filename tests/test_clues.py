@@ -41,7 +41,11 @@ def test_graph_clue_names_the_bridge_and_its_passage_joins_the_top_4(hippo: Hipp
     # union: hipporag2's top 4 stay, the clue's best passage not among them takes the fifth place
     assert titles == [*question_only[:4], "Thomas Keel"]
     (union,) = [e for e in result.trace if e["stage"] == "union"]
-    assert union["added"] == [{"rank": 5, "id": result.passages[4].id, "title": "Thomas Keel"}]
+    (added,) = union["added"]
+    assert (added["rank"], added["id"], added["title"]) == (5, result.passages[4].id, "Thomas Keel")
+    assert added["cosine"] == pytest.approx(clue["retrieved"][1]["score"], abs=1e-4)  # type: ignore[index]
+    scores = [p.score for p in result.passages]
+    assert scores == sorted(scores, reverse=True)  # each place keeps hipporag2's score for it
 
 
 def test_union_leaves_a_ranking_without_clues_alone(hippo: Hippo, tmp_path: Path) -> None:

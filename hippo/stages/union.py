@@ -7,7 +7,9 @@ by dense similarity (`cos(clue, passage)`, the clue's weight plays no part) that
 yet, then the rest of the incoming ranking follows. A clue's passage can therefore displace
 only the incoming ranking's passages below rank `keep`: with `keep = 4` and one clue, the
 question's top 4 are untouched and the fifth place goes to the passage the clue found. With
-no clue the ranking is left as it is.
+no clue the ranking is left as it is. Each place keeps the incoming ranking's score for that
+place, so scores still fall with rank and stay on its scale; the trace gives each added
+passage's cosine to its clue.
 """
 
 from __future__ import annotations
@@ -44,8 +46,12 @@ class UnionStage(Stage):
                    if i not in taken][:self.per_query]
             added += own
             taken.update(i for i, _ in own)
-        state.ranking = front + added + [r for r in state.ranking[self.keep:] if r[0] not in taken]
+        order = [i for i, _ in front + added] + [i for i, _ in state.ranking[self.keep:] if i not in taken]
+        scores = [score for _, score in state.ranking]
+        scores += scores[-1:] * (len(order) - len(scores))  # a clue's passage the ranking had cut off
+        state.ranking = list(zip(order, scores, strict=True))
         passages = ctx.passages([i for i, _ in added])
         return {"keep": self.keep, "added": [
-            {"rank": len(front) + n + 1, "id": p.id, "title": p.title} for n, p in enumerate(passages) if p is not None
+            {"rank": len(front) + n + 1, "id": p.id, "title": p.title, "cosine": round(cosine, 4)}
+            for n, (p, (_, cosine)) in enumerate(zip(passages, added, strict=True)) if p is not None
         ]}
