@@ -63,26 +63,34 @@ def synonym_pairs(
     """(i, j, cosine) for entity pairs i<j where j is among i's k most similar entities (or i
     among j's) with cosine >= threshold. `vectors` must be L2-normalized.
 
-    Exact brute force in float32 row blocks; the threshold is applied before ranking, so
-    only the few candidates above it are sorted (sklearn's kNN sorts every row, which is
-    far slower on large entity sets).
+    Exact brute force in float32 row blocks, each pair computed once (a block's rows against
+    the columns from its first row on: half the products of the full matrix); the threshold
+    is applied before ranking, so only the few candidates above it are sorted, both ways,
+    for each entity's top k (sklearn's kNN sorts every row, which is far slower on large
+    entity sets).
     """
     n = vectors.shape[0]
     if n < 2 or k == 0:
         return []
     matrix = np.ascontiguousarray(vectors, dtype=np.float32)
-    pairs: dict[tuple[int, int], float] = {}
+    firsts, seconds, cosines = [], [], []
     for start in range(0, n, SYNONYM_ROW_BLOCK):
-        block = matrix[start:start + SYNONYM_ROW_BLOCK] @ matrix.T
-        block[np.arange(block.shape[0]), np.arange(start, start + block.shape[0])] = -np.inf
-        rows, cols = np.nonzero(block >= threshold)
-        similarities = block[rows, cols]
-        order = np.lexsort((-similarities, rows))  # by row, most similar first
-        rank = np.arange(order.size) - np.searchsorted(rows[order], rows[order])
-        for position in order[rank < k]:
-            i, j = start + int(rows[position]), int(cols[position])
-            pairs[(min(i, j), max(i, j))] = float(similarities[position])
-    return [(i, j, s) for (i, j), s in sorted(pairs.items())]
+        block = matrix[start:start + SYNONYM_ROW_BLOCK] @ matrix[start:].T  # column c is entity start + c
+        above = block >= threshold
+        square = above[:, :above.shape[0]]
+        square &= np.triu(square, k=1)  # pairs i < j only: the diagonal and below are the earlier blocks'
+        rows, cols = np.nonzero(above)
+        firsts.append(start + rows)
+        seconds.append(start + cols)
+        cosines.append(block[rows, cols])
+    first, second, cosine = np.concatenate(firsts), np.concatenate(seconds), np.concatenate(cosines)
+    entity, other, similarity = np.r_[first, second], np.r_[second, first], np.r_[cosine, cosine]
+    order = np.lexsort((other, -similarity, entity))  # by entity, most similar first, ties by lower index
+    rank = np.arange(order.size) - np.searchsorted(entity[order], entity[order])
+    kept = order[rank < k]
+    pairs = {(int(min(i, j)), int(max(i, j))): float(c)
+             for i, j, c in zip(entity[kept], other[kept], similarity[kept], strict=True)}
+    return [(i, j, c) for (i, j), c in sorted(pairs.items())]
 
 
 def build_edges(

@@ -13,8 +13,10 @@ longest first. `capitalized_spans` stands in for spaCy's named-entity mentions.
 
 from __future__ import annotations
 
+import importlib.util
 import pickle
 import re
+import runpy
 import unicodedata
 from collections.abc import Sequence
 from functools import cache
@@ -36,10 +38,13 @@ _SENTENCE_END = re.compile(r"(^|[.!?])[\s\"'“‘(\[]*$")
 
 @cache
 def stop_words() -> frozenset[str]:
-    """spaCy's English stop words (a word list; no pipeline is loaded)."""
-    from spacy.lang.en.stop_words import STOP_WORDS
-
-    return frozenset(STOP_WORDS)
+    """spaCy's English stop words, read from its word-list module without importing spaCy
+    (whose import pulls in thinc and, where installed, torch: seconds a process that never
+    parses should not spend)."""
+    spec = importlib.util.find_spec("spacy")  # finds the installed package without running it
+    assert spec is not None and spec.submodule_search_locations, "spaCy is a dependency of hippo"
+    word_list = Path(next(iter(spec.submodule_search_locations))) / "lang" / "en" / "stop_words.py"
+    return frozenset(runpy.run_path(str(word_list))["STOP_WORDS"])
 
 
 def build_names(names: Sequence[str]) -> ahocorasick.Automaton:

@@ -254,3 +254,9 @@ def test_row_split_products_and_a_prepared_graph_match_prpack(monkeypatch: pytes
     for j in range(2):
         assert np.abs(kernels.ppr(graph, seeds[:, j], backend="cpu") - expected[:, j]).max() < 1e-6
     assert np.abs(kernels.ppr(graph, seeds.astype(np.float32), backend="cpu") - expected).max() < 1e-5
+
+
+def test_auto_on_a_host_without_gpu_devices_leaves_torch_unimported() -> None:
+    code = ("import sys, kernels.api as api; api._gpu_device_files = lambda: False; "
+            "assert api._resolve('auto', None) == 'cpu'; assert 'torch' not in sys.modules")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[1])

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -100,3 +102,13 @@ def test_capitalized_runs_stand_in_for_named_entity_mentions() -> None:
     spans = capitalized_spans(question, covered=[(34, 46)])  # "Sissy Spacek" linked by name
     assert [question[s:e] for s, e in spans] == ["Thomas Rickman", "Academy Award", "Virgilia", "Africa"]
     assert capitalized_spans("What did I say?", []) == []
+
+
+def test_stop_words_are_spacys_read_without_importing_spacy() -> None:
+    from spacy.lang.en.stop_words import STOP_WORDS
+
+    from hippo.names import stop_words
+
+    assert stop_words() == frozenset(STOP_WORDS)
+    code = "import sys; from hippo.names import stop_words; stop_words(); assert 'spacy' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[1])
