@@ -70,8 +70,9 @@ def ppr_push(
         result[:, column] = forward_push(adjacency, out_weight, seeds[:, column], damping, eps)
 
     columns = range(seeds.shape[1])
-    if len(columns) == 1:
-        solve(0)
+    if len(columns) <= 1:
+        for column in columns:
+            solve(column)
     else:
         with ThreadPoolExecutor(min(usable_cores(), len(columns))) as pool:
             list(pool.map(solve, columns))
