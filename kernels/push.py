@@ -24,13 +24,14 @@ from kernels.cpu import usable_cores
 
 
 def forward_push(
-    adjacency: sp.csr_matrix, out_weight: np.ndarray, seed: np.ndarray, damping: float, eps: float
-) -> np.ndarray:
-    """Approximate PPR of one unit seed vector (n,) by synchronous forward push; returns ``p + r``."""
+    adjacency: sp.csr_matrix, out_weight: np.ndarray, seed_nodes: np.ndarray, seed_mass: np.ndarray,
+    damping: float, threshold: np.ndarray, out: np.ndarray,
+) -> None:
+    """Approximate PPR of one unit seed vector, given by its non-zero nodes and their mass, by
+    synchronous forward push; writes ``p + r`` into ``out`` (n,). ``threshold`` is each node's
+    ``eps * max(outdeg, 1)``."""
     indptr, indices, data = adjacency.indptr, adjacency.indices, adjacency.data
-    threshold = eps * np.maximum(np.diff(indptr), 1)
-    seed_nodes = np.flatnonzero(seed)
-    seed_mass = seed[seed_nodes].astype(np.float64)
+    seed_mass = seed_mass.astype(np.float64)
     estimate = np.zeros(adjacency.shape[0])
     residual = np.zeros(adjacency.shape[0])
     residual[seed_nodes] = seed_mass
@@ -49,7 +50,7 @@ def forward_push(
             residual[seed_nodes] += damping * mass[dangling].sum() * seed_mass
             targets = np.concatenate([targets, seed_nodes])
         frontier = np.unique(targets[residual[targets] > threshold[targets]])
-    return estimate + residual
+    np.add(estimate, residual, out=out, casting="same_kind")
 
 
 def _row_slots(indptr: np.ndarray, rows: np.ndarray) -> np.ndarray:
@@ -62,18 +63,23 @@ def _row_slots(indptr: np.ndarray, rows: np.ndarray) -> np.ndarray:
 def ppr_push(
     adjacency: sp.csr_matrix, out_weight: np.ndarray, seeds: np.ndarray, damping: float, eps: float
 ) -> np.ndarray:
-    """Forward push for each column of (n, b) unit ``seeds``, the columns spread over the cores; result in
-    the seeds' dtype."""
-    result = np.empty_like(seeds)
+    """Forward push for each column of (n, b) unit ``seeds``, the columns spread over the cores; result
+    in the seeds' dtype, column-major (each column is written whole: a column of a row-major (n, b)
+    array is one cache miss per entry, which cost more than a push itself)."""
+    threshold = eps * np.maximum(np.diff(adjacency.indptr), 1)
+    columns, nodes = np.nonzero(seeds.T)  # by column, then node
+    bounds = np.searchsorted(columns, np.arange(seeds.shape[1] + 1))
+    result = np.empty(seeds.shape[::-1], dtype=seeds.dtype)  # (b, n): a contiguous row per column
 
     def solve(column: int) -> None:
-        result[:, column] = forward_push(adjacency, out_weight, seeds[:, column], damping, eps)
+        seed_nodes = nodes[bounds[column]:bounds[column + 1]]
+        forward_push(adjacency, out_weight, seed_nodes, seeds[seed_nodes, column], damping, threshold,
+                     result[column])
 
-    columns = range(seeds.shape[1])
-    if len(columns) <= 1:
-        for column in columns:
+    if seeds.shape[1] <= 1:
+        for column in range(seeds.shape[1]):
             solve(column)
     else:
-        with ThreadPoolExecutor(min(usable_cores(), len(columns))) as pool:
-            list(pool.map(solve, columns))
-    return result
+        with ThreadPoolExecutor(min(usable_cores(), seeds.shape[1])) as pool:
+            list(pool.map(solve, range(seeds.shape[1])))
+    return result.T
