@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from hippo.ann import UNIT_ARRAYS, approximate_similarities, build_ann
+from hippo.ann import UNIT_ARRAYS, build_ann
 from hippo.api import Hippo
 from hippo.bench import peak_rss_mb, query_latency
 from hippo.datasets import load_corpus, load_questions
@@ -37,7 +37,7 @@ def unit_search(vectors: np.ndarray, index: Any, queries: np.ndarray) -> dict[st
         exact = np.asarray(vectors @ query)
         exact_ms.append(time.perf_counter() - started)
         started = time.perf_counter()
-        approximate = approximate_similarities(index, vectors, query[None, :])[:, 0]
+        approximate = index.similarities(vectors, query[None, :])[:, 0]
         ann_ms.append(time.perf_counter() - started)
         want = set(np.argpartition(-exact, TOP)[:TOP].tolist())
         recall.append(len(want & set(np.argpartition(-approximate, TOP)[:TOP].tolist())) / TOP)
@@ -86,11 +86,11 @@ def main() -> None:
         modes[mode] = {}
         for pipeline in pipelines:
             latency = query_latency(hippo, texts[:args.queries], pipeline)
-            recall = report.scores[pipeline]
+            recall = report.pipelines[pipeline]
             modes[mode][pipeline] = {"p50_ms": latency.p50_ms, "p95_ms": latency.p95_ms,
                                      "R@2": recall["recall@2"], "R@5": recall["recall@5"]}
             print(f"{mode:<5} {pipeline:<10} p50 {latency.p50_ms:7.1f} ms  p95 {latency.p95_ms:7.1f} ms  R@2 "
-                  f"{100 * recall['recall@2']:.1f}  R@5 {100 * recall['recall@5']:.1f}  ({len(questions)} questions)")
+                  f"{recall['recall@2']:.1f}  R@5 {recall['recall@5']:.1f}  ({len(questions)} questions)")
     print(f"peak RSS {peak_rss_mb():.0f} MiB")
     if args.json:
         args.json.write_text(json.dumps({"units": units, "pipelines": modes, "peak_rss_mb": peak_rss_mb()}, indent=2))

@@ -4,9 +4,11 @@ Exact search reads every vector of a kind for each query: a few milliseconds at 
 seconds at millions. A snapshot whose passages, entities or facts number at least the index's
 `ann_threshold` (`IndexSettings`) gets an HNSW graph over those vectors (8-bit scalar-quantized,
 inner product) beside its arrays, rebuilt with every snapshot like its name automaton; its codes
-are memory-mapped when read. A query then asks it for its `CANDIDATES` nearest units, scores them exactly against the
-snapshot's float32 vectors, and gives every other unit the lowest of those scores: rankings
-keep the exact order of the units found, and units beyond the candidates tie below them.
+are memory-mapped when read. A query then asks it for its `CANDIDATES` nearest units, scores
+them exactly against the snapshot's float32 vectors, and gives every other unit the query's mean cosine over all units
+(capped at the lowest candidate's): rankings keep the exact order of the units found, units
+beyond the candidates tie below them, and a min-max rescaling (the `ppr` stage's passage prior)
+keeps its range and its mass, as the farthest unit (as the ANN finds it) is scored too.
 
 faiss rather than usearch: usearch 2.26's extension crashes onnxruntime when imported before it.
 faiss is imported only where an ANN index is built or read (0.2 s), so small indexes never pay it.
@@ -14,6 +16,7 @@ faiss is imported only where an ANN index is built or read (0.2 s), so small ind
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,22 +29,47 @@ _EXPANSION_ADD = 128  # efConstruction
 _EXPANSION_SEARCH = 2 * CANDIDATES  # efSearch
 
 
-def ann_path(folder: Path, array: str) -> Path:
-    """Where a snapshot in `folder` keeps the ANN index over its `array` of vectors."""
-    return folder / f"{array}.faiss"
+@dataclass
+class UnitIndex:
+    """The ANN index over one unit array, and the array's mean vector (a query's mean cosine)."""
+
+    hnsw: Any
+    mean: np.ndarray
+
+    def similarities(self, vectors: np.ndarray, queries: np.ndarray) -> np.ndarray:
+        """(units, queries) cosines like `vectors @ queries.T`: exact for each query's `CANDIDATES`
+        nearest units and its farthest one found (so the range is kept); every other unit gets the
+        query's mean cosine over all units, capped at the lowest candidate's."""
+        queries = np.ascontiguousarray(queries, dtype=np.float32)
+        _, nearest = self.hnsw.search(queries, min(CANDIDATES, vectors.shape[0]))
+        _, farthest = self.hnsw.search(-queries, 1)
+        scores = np.empty((vectors.shape[0], queries.shape[0]), dtype=np.float32)
+        for column, query in enumerate(queries):
+            found = nearest[column][nearest[column] >= 0]
+            rows = np.unique(np.concatenate([found, farthest[column][farthest[column] >= 0]]))  # sorted reads
+            exact = np.asarray(vectors[rows]) @ query
+            lowest = exact[np.isin(rows, found)].min(initial=np.inf)
+            scores[:, column] = min(float(self.mean @ query), lowest)
+            scores[rows, column] = exact
+        return scores
 
 
-def build_ann(vectors: np.ndarray) -> Any:
-    """An HNSW index over `vectors` (L2-normalized rows); its ids are row numbers."""
+def ann_paths(folder: Path, array: str) -> tuple[Path, Path]:
+    """Where a snapshot in `folder` keeps the ANN index over its `array` and that array's mean."""
+    return folder / f"{array}.faiss", folder / f"{array}.mean.npy"
+
+
+def build_ann(vectors: np.ndarray) -> UnitIndex:
+    """An HNSW index over `vectors` (L2-normalized rows, ids their row numbers) and their mean."""
     import faiss
 
-    index = faiss.IndexHNSWSQ(vectors.shape[1], faiss.ScalarQuantizer.QT_8bit, _NEIGHBOURS, faiss.METRIC_INNER_PRODUCT)
-    index.hnsw.efConstruction = _EXPANSION_ADD
+    hnsw = faiss.IndexHNSWSQ(vectors.shape[1], faiss.ScalarQuantizer.QT_8bit, _NEIGHBOURS, faiss.METRIC_INNER_PRODUCT)
+    hnsw.hnsw.efConstruction = _EXPANSION_ADD
     rows = np.ascontiguousarray(vectors, dtype=np.float32)
-    index.train(rows)
-    index.add(rows)
-    index.hnsw.efSearch = _EXPANSION_SEARCH
-    return index
+    hnsw.train(rows)
+    hnsw.add(rows)
+    hnsw.hnsw.efSearch = _EXPANSION_SEARCH
+    return UnitIndex(hnsw, rows.mean(axis=0))
 
 
 def save_ann(folder: Path, arrays: dict[str, np.ndarray], threshold: int) -> list[Path]:
@@ -49,35 +77,25 @@ def save_ann(folder: Path, arrays: dict[str, np.ndarray], threshold: int) -> lis
     files written."""
     import faiss
 
-    written = []
+    written: list[Path] = []
     for name in UNIT_ARRAYS:
         if arrays[name].shape[0] >= threshold:
-            written.append(ann_path(folder, name))
-            faiss.write_index(build_ann(arrays[name]), str(written[-1]))
+            index, (hnsw_path, mean_path) = build_ann(arrays[name]), ann_paths(folder, name)
+            faiss.write_index(index.hnsw, str(hnsw_path))
+            np.save(mean_path, index.mean)
+            written += [hnsw_path, mean_path]
     return written
 
 
-def load_ann(folder: Path) -> dict[str, Any]:
+def load_ann(folder: Path) -> dict[str, UnitIndex]:
     """The ANN indexes a snapshot in `folder` has, by array name (codes memory-mapped)."""
     indexes = {}
     for name in UNIT_ARRAYS:
-        if (path := ann_path(folder, name)).is_file():
+        hnsw_path, mean_path = ann_paths(folder, name)
+        if hnsw_path.is_file():
             import faiss
 
-            indexes[name] = faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY)
-            indexes[name].hnsw.efSearch = _EXPANSION_SEARCH
+            hnsw = faiss.read_index(str(hnsw_path), faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY)
+            hnsw.hnsw.efSearch = _EXPANSION_SEARCH
+            indexes[name] = UnitIndex(hnsw, np.load(mean_path))
     return indexes
-
-
-def approximate_similarities(index: Any, vectors: np.ndarray, queries: np.ndarray) -> np.ndarray:
-    """(units, queries) cosines like `vectors @ queries.T`, exact for each query's `CANDIDATES`
-    nearest units found by `index`; every other unit gets the lowest of those."""
-    count = min(CANDIDATES, vectors.shape[0])
-    _, found = index.search(np.ascontiguousarray(queries, dtype=np.float32), count)
-    scores = np.empty((vectors.shape[0], queries.shape[0]), dtype=np.float32)
-    for column, query in enumerate(queries):
-        rows = np.unique(found[column][found[column] >= 0])  # sorted: memory-mapped rows read in order
-        exact = np.asarray(vectors[rows]) @ query
-        scores[:, column] = exact.min() if exact.size else -1.0
-        scores[rows, column] = exact
-    return scores

@@ -17,7 +17,6 @@ from typing import Any
 
 import numpy as np
 
-from hippo.ann import approximate_similarities
 from hippo.corpus import Passage
 from hippo.embed import Encoder
 from hippo.errors import HippoError
@@ -127,7 +126,7 @@ class RetrievalContext:
         array = UNIT_VECTORS[units]
         vectors = getattr(self.snapshot, array)
         if (index := self.snapshot.ann.get(array)) is not None:
-            return approximate_similarities(index, vectors, queries)
+            return index.similarities(vectors, queries)
         return np.asarray(vectors @ queries.T)
 
     def scores(self, state: RetrievalState, units: str) -> np.ndarray:
