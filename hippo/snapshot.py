@@ -207,7 +207,7 @@ def load_snapshot(root: Path) -> GraphSnapshot:
             )
         try:
             return _read_snapshot(root / generation)
-        except (OSError, ValueError, KeyError, TypeError) as err:
+        except (OSError, ValueError, KeyError, TypeError, RuntimeError) as err:  # RuntimeError: faiss
             if current_generation(root) == generation:  # not replaced meanwhile: really unreadable
                 raise IndexFormatError(
                     f"{root / generation}: graph snapshot unreadable ({err}); "

@@ -15,6 +15,7 @@ from hippo.ann import CANDIDATES, UNIT_ARRAYS, build_ann
 from hippo.api import Hippo
 from hippo.cli import main
 from hippo.config import IndexSettings
+from hippo.errors import IndexFormatError
 from hippo.snapshot import current_generation, load_snapshot, save_snapshot
 from hippo.store import IndexStore
 from tests.conftest import SAMPLE, SAMPLE_QUESTIONS
@@ -87,3 +88,10 @@ def test_index_option_records_the_threshold_and_builds_the_index(tmp_path: Path)
     with IndexStore.open(index) as store:
         assert store.settings.ann_threshold == 1
     assert {path.stem for path in (index / str(current_generation(index))).glob("*.faiss")} == set(UNIT_ARRAYS)
+
+
+def test_a_corrupt_ann_file_is_an_unreadable_snapshot(sample_index: Path, tmp_path: Path) -> None:
+    index = _with_ann(sample_index, tmp_path, threshold=1)
+    (index / str(current_generation(index)) / "fact_vectors.faiss").write_bytes(b"not an index")
+    with pytest.raises(IndexFormatError, match="graph snapshot unreadable"):
+        load_snapshot(index)
