@@ -5,10 +5,11 @@ seconds at millions. A snapshot whose passages, entities or facts number at leas
 `ann_threshold` (`IndexSettings`) gets an HNSW graph over those vectors (8-bit scalar-quantized,
 inner product) beside its arrays, rebuilt with every snapshot like its name automaton; its codes
 are memory-mapped when read. A query then asks it for its `CANDIDATES` nearest units, scores
-them exactly against the snapshot's float32 vectors, and gives every other unit the query's mean cosine over all units
-(capped at the lowest candidate's): rankings keep the exact order of the units found, units
-beyond the candidates tie below them, and a min-max rescaling (the `ppr` stage's passage prior)
-keeps its range and its mass, as the farthest unit (as the ANN finds it) is scored too.
+them exactly against the snapshot's float32 vectors, and gives every other unit the query's
+mean cosine over all units (capped at the lowest candidate's): rankings keep the exact order of
+the units found, units beyond the candidates tie below them, and a min-max rescaling (the `ppr`
+stage's passage prior) keeps its range and, on average, its mass, as the farthest unit (as the ANN finds it)
+is scored too.
 
 faiss rather than usearch: usearch 2.26's extension crashes onnxruntime when imported before it.
 faiss is imported only where an ANN index is built or read (0.2 s), so small indexes never pay it.

@@ -26,7 +26,7 @@ import numpy as np
 import scipy.sparse as sp
 
 import kernels
-from hippo.ann import load_ann, save_ann
+from hippo.ann import UnitIndex, load_ann, save_ann
 from hippo.corpus import Passage
 from hippo.errors import HippoError, IndexFormatError
 from hippo.names import NAMES_FILE, build_names, load_names, save_names
@@ -64,7 +64,7 @@ class GraphSnapshot:
     passage_blob: np.ndarray  # UTF-8 JSON [title, text] of each passage, back to back
     info: dict[str, object]
     names: Any = field(default=None, repr=False, compare=False)  # automaton over entity_names (hippo.names)
-    ann: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)  # unit array -> ANN index
+    ann: dict[str, UnitIndex] = field(default_factory=dict, repr=False, compare=False)  # by unit array (hippo.ann)
 
     def __post_init__(self) -> None:
         if self.names is None:
