@@ -23,7 +23,9 @@ class IndexSettings:
     affect how new documents are split and how the graph is rebuilt. `encoder` is the runtime
     the index embeds with and queries use by default (an index recorded before it existed was
     built with torch). `document_memory`: corpus documents get MemGAS memory units too, not only
-    conversations (indexes recorded before it existed have them).
+    conversations (indexes recorded before it existed have them). `ann_threshold`: passages,
+    entities or facts of a snapshot past this many get an approximate-nearest-neighbour index that
+    queries search instead of every vector (`hippo.ann`).
     """
 
     embedding_model: str = DEFAULT_EMBEDDING_MODEL
@@ -36,6 +38,7 @@ class IndexSettings:
     embed_batch_size: int = 128
     encoder: str = DEFAULT_ENCODER
     document_memory: bool = False
+    ann_threshold: int = 100_000
 
     def __post_init__(self) -> None:
         if self.encoder not in ENCODERS:
@@ -50,6 +53,8 @@ class IndexSettings:
             raise ValueError("synonymy_threshold must be in (0, 1]")
         if not self.title_edge_weight > 0:
             raise ValueError("title_edge_weight must be > 0")
+        if self.ann_threshold < 1:
+            raise ValueError("ann_threshold must be >= 1")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

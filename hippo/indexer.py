@@ -301,7 +301,7 @@ class Indexer:
         store.replace_derived(
             derived, [(entity_ids[i], entity_ids[j], s) for i, j, s in synonyms]
         )
-        save_snapshot(self.index_dir, snapshot)
+        save_snapshot(self.index_dir, snapshot, settings.ann_threshold)
         store.prune_embeddings({text_key(t) for t in [*passage_texts, *entity_names, *fact_texts]})
         store.mark_dirty(False)
         report.graph_rebuilt = True

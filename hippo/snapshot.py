@@ -1,8 +1,9 @@
 """The graph snapshot: everything a query reads, passage texts included, written atomically.
 
-A snapshot is a folder `snapshot-<generation>/` of .npy files, one JSON file and the
+A snapshot is a folder `snapshot-<generation>/` of .npy files, one JSON file, the
 Aho-Corasick automaton over its entity names (`hippo.names`; read whole, as pyahocorasick
-cannot memory-map it: 30 ms for 41k names). It is written under a temporary name, fsynced, renamed, and only then
+cannot memory-map it: 30 ms for 41k names) and, for large unit sets, their ANN indexes
+(`hippo.ann`, memory-mapped). It is written under a temporary name, fsynced, renamed, and only then
 named in `CURRENT` (itself replaced atomically), so a reader never sees a half-written snapshot. It carries the titles
 and texts of its passages, so a query sees one complete version of the index while the
 records are being changed, or after a run that changed them was killed.
@@ -25,6 +26,7 @@ import numpy as np
 import scipy.sparse as sp
 
 import kernels
+from hippo.ann import UnitIndex, load_ann, save_ann
 from hippo.corpus import Passage
 from hippo.errors import HippoError, IndexFormatError
 from hippo.names import NAMES_FILE, build_names, load_names, save_names
@@ -62,6 +64,7 @@ class GraphSnapshot:
     passage_blob: np.ndarray  # UTF-8 JSON [title, text] of each passage, back to back
     info: dict[str, object]
     names: Any = field(default=None, repr=False, compare=False)  # automaton over entity_names (hippo.names)
+    ann: dict[str, UnitIndex] = field(default_factory=dict, repr=False, compare=False)  # by unit array (hippo.ann)
 
     def __post_init__(self) -> None:
         if self.names is None:
@@ -155,8 +158,9 @@ def pack_passages(passages: Sequence[Passage]) -> dict[str, Any]:
     }
 
 
-def save_snapshot(root: Path, snapshot: GraphSnapshot) -> Path:
-    """Writes `snapshot` as the index's new current snapshot and removes older ones."""
+def save_snapshot(root: Path, snapshot: GraphSnapshot, ann_threshold: int | None = None) -> Path:
+    """Writes `snapshot` as the index's new current snapshot and removes older ones; with
+    `ann_threshold`, an ANN index over each unit array of at least that many rows."""
     generation = f"snapshot-{time.time_ns()}"
     staging = root / f".{generation}.tmp"
     shutil.rmtree(staging, ignore_errors=True)
@@ -176,6 +180,10 @@ def save_snapshot(root: Path, snapshot: GraphSnapshot) -> Path:
     with open(staging / NAMES_FILE, "wb") as handle:
         save_names(snapshot.names, handle)
         _fsync(handle)
+    if ann_threshold is not None:
+        for path in save_ann(staging, {name: getattr(snapshot, name) for name in _ARRAYS}, ann_threshold):
+            with open(path, "rb") as handle:
+                os.fsync(handle.fileno())
     final = root / generation
     os.replace(staging, final)
     _write_atomic(root / CURRENT_FILE, generation)
@@ -199,7 +207,7 @@ def load_snapshot(root: Path) -> GraphSnapshot:
             )
         try:
             return _read_snapshot(root / generation)
-        except (OSError, ValueError, KeyError, TypeError) as err:
+        except (OSError, ValueError, KeyError, TypeError, RuntimeError) as err:  # RuntimeError: faiss
             if current_generation(root) == generation:  # not replaced meanwhile: really unreadable
                 raise IndexFormatError(
                     f"{root / generation}: graph snapshot unreadable ({err}); "
@@ -242,7 +250,7 @@ def _read_snapshot(folder: Path) -> GraphSnapshot:
     with open(folder / "records.json", encoding="utf-8") as handle:
         records = json.load(handle)
     arrays = {name: np.load(folder / f"{name}.npy", mmap_mode="r") for name in _ARRAYS}
-    return GraphSnapshot(**records, **arrays, names=load_names(folder, records["entity_names"]))
+    return GraphSnapshot(**records, **arrays, names=load_names(folder, records["entity_names"]), ann=load_ann(folder))
 
 
 def _fsync(handle: object) -> None:

@@ -47,6 +47,9 @@ from hippo.store import DB_NAME, IndexStore
               help="Cosine similarity needed for a synonymy edge (default 0.8).")
 @click.option("--title-edge-weight", type=click.FloatRange(0.0, min_open=True), default=None,
               help="Weight of the edge from a passage to its own title entity (default 10; others weigh 1).")
+@click.option("--ann-threshold", type=click.IntRange(min=1), default=None,
+              help="Passages, entities or facts past which a snapshot gets an approximate-nearest-neighbour "
+                   "index that queries search instead of every vector (default 100000).")
 @click.option("--memory", "global_memory", type=click.Choice(MEMORY_MODES), default=None,
               help="Global memory for the MemoRAG `clues` stage: extractive (default for a new index; no LLM), "
                    "gist (written by --llm) or none. Default: what the index has.")
@@ -64,8 +67,8 @@ def index_command(
     paths: tuple[Path, ...], index_dir: Path | None, extractor: str | None, embedding_model: str | None,
     llm: str | None, llm_model: str | None, chunk_words: int | None,
     chunk_overlap: int | None, synonymy_k: int | None, synonymy_threshold: float | None,
-    title_edge_weight: float | None, global_memory: str | None, document_memory: bool | None, encoder: str | None,
-    workers: int | None, ray: str | None, quiet: bool, as_json: bool,
+    title_edge_weight: float | None, ann_threshold: int | None, global_memory: str | None,
+    document_memory: bool | None, encoder: str | None, workers: int | None, ray: str | None, quiet: bool, as_json: bool,
 ) -> None:
     """Index PATHS (folders searched recursively for .txt .md .json .jsonl, or single files).
 
@@ -76,7 +79,7 @@ def index_command(
         "extractor": extractor, "embedding_model": embedding_model if embedding_model is None
         else _embedding_model(embedding_model), "chunk_words": chunk_words, "chunk_overlap_sentences": chunk_overlap,
         "synonymy_k": synonymy_k, "synonymy_threshold": synonymy_threshold, "title_edge_weight": title_edge_weight,
-        "document_memory": document_memory,
+        "ann_threshold": ann_threshold, "document_memory": document_memory,
     }.items() if v is not None}
     root = resolve_index(index_dir)
     hippo = Hippo(root, llm=llm, llm_model=llm_model, settings=_requested_settings(root, overrides),
@@ -88,7 +91,8 @@ def index_command(
 
 _FLAGS = {"chunk_words": "--chunk-words", "chunk_overlap_sentences": "--chunk-overlap",
           "synonymy_k": "--synonymy-k", "synonymy_threshold": "--synonymy-threshold",
-          "title_edge_weight": "--title-edge-weight", "document_memory": "--document-memory"}
+          "title_edge_weight": "--title-edge-weight", "ann_threshold": "--ann-threshold",
+          "document_memory": "--document-memory"}
 
 
 def _requested_settings(root: Path, overrides: dict[str, Any]) -> IndexSettings | None:

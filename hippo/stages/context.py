@@ -2,7 +2,9 @@
 
 Query vectors and similarities are cached in each question's state keyed by query text, so
 a query a stage appends is encoded and scored the next time any stage asks, and none is
-computed twice. Several queries' scores are combined by `scoring.combine_queries`.
+computed twice. Several queries' scores are combined by `scoring.combine_queries`. A unit set with an ANN index
+in the snapshot (`hippo.ann`: passages, entities or facts past the index's `ann_threshold`) is
+searched through it; smaller ones exactly.
 """
 
 from __future__ import annotations
@@ -113,11 +115,19 @@ class RetrievalContext:
         missing = list(dict.fromkeys(q.text for q in state.queries if (units, q.text) not in state.cache))
         if missing:
             self.query_vectors(state)
-            vectors = np.stack([state.cache["vector", text] for text in missing])
-            scores = np.asarray(getattr(self.snapshot, UNIT_VECTORS[units]) @ vectors.T)
+            scores = self.search(units, np.stack([state.cache["vector", text] for text in missing]))
             for column, text in enumerate(missing):
                 state.cache[units, text] = scores[:, column]
         return [state.cache[units, q.text] for q in state.queries]
+
+    def search(self, units: str, queries: np.ndarray) -> np.ndarray:
+        """(units, queries) cosines of every unit ("passages", "facts" or "entities") to each query
+        vector: exact, or through the unit set's ANN index when the snapshot has one."""
+        array = UNIT_VECTORS[units]
+        vectors = getattr(self.snapshot, array)
+        if (index := self.snapshot.ann.get(array)) is not None:
+            return index.similarities(vectors, queries)
+        return np.asarray(vectors @ queries.T)
 
     def scores(self, state: RetrievalState, units: str) -> np.ndarray:
         """Every unit's score against all the state's queries (weighted max, see `scoring`)."""

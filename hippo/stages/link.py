@@ -154,7 +154,7 @@ class LinkStage(Stage):
         if not names_and_text or not ctx.snapshot.entity_ids:
             return
         vectors = ctx.encoder.encode([n for n, _ in names_and_text])
-        similarity = np.asarray(ctx.snapshot.entity_vectors @ vectors.T)
+        similarity = ctx.search("entities", vectors)
         for column, (_, text) in enumerate(names_and_text):
             best = int(np.argmax(similarity[:, column]))
             score = float(similarity[best, column])

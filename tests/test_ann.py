@@ -1,0 +1,97 @@
+"""The ANN index over a snapshot's vectors: built past the threshold, searched by queries with
+the exact search's top results, and absent (exact search) below it."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from hippo.ann import CANDIDATES, UNIT_ARRAYS, build_ann
+from hippo.api import Hippo
+from hippo.cli import main
+from hippo.config import IndexSettings
+from hippo.errors import IndexFormatError
+from hippo.snapshot import current_generation, load_snapshot, save_snapshot
+from hippo.store import IndexStore
+from tests.conftest import SAMPLE, SAMPLE_QUESTIONS
+
+
+def _unit_vectors(rows: int, dim: int = 48, seed: int = 0) -> np.ndarray:
+    """Clustered unit vectors (like embeddings, unlike uniform noise)."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(40, dim))
+    vectors = centres[rng.integers(0, 40, rows)] + 0.6 * rng.normal(size=(rows, dim))
+    return (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+
+
+def test_threshold_setting_defaults_validates_and_reads_old_records() -> None:
+    assert IndexSettings().ann_threshold == 100_000
+    assert IndexSettings.from_dict({"encoder": "onnx"}).ann_threshold == 100_000  # recorded before it existed
+    with pytest.raises(ValueError, match="ann_threshold"):
+        IndexSettings(ann_threshold=0)
+
+
+def test_approximate_scores_are_exact_for_the_candidates_and_the_range() -> None:
+    vectors, queries = _unit_vectors(4000), _unit_vectors(20, seed=1)
+    exact = vectors @ queries.T
+    approximate = build_ann(vectors).similarities(vectors, queries)
+    recall = []
+    for column in range(queries.shape[0]):
+        got, want = approximate[:, column], exact[:, column]
+        fill = min(float(vectors.mean(axis=0) @ queries[column]), np.sort(got)[-CANDIDATES])
+        scored = got != np.float32(fill)
+        assert CANDIDATES <= scored.sum() <= CANDIDATES + 1  # the nearest units and the farthest
+        np.testing.assert_allclose(got[scored], want[scored], rtol=1e-5, atol=1e-6)
+        assert abs(got.max() - want.max()) < 1e-6 and got.min() - want.min() < 0.01  # the farthest found: approximate
+        recall.append(len(set(np.argsort(-want)[:10]) & set(np.argsort(-got, kind="stable")[:10])) / 10)
+    assert np.mean(recall) >= 0.98
+
+
+def _with_ann(sample_index: Path, tmp_path: Path, threshold: int) -> Path:
+    """A copy of the sample index whose snapshot is rewritten with ANN indexes past `threshold`."""
+    index = tmp_path / "index"
+    shutil.copytree(sample_index, index)
+    save_snapshot(index, load_snapshot(index), threshold)
+    return index
+
+
+def test_a_low_threshold_gives_the_exact_top_results(sample_index: Path, tmp_path: Path) -> None:
+    index = _with_ann(sample_index, tmp_path, threshold=1)
+    assert set(load_snapshot(index).ann) == set(UNIT_ARRAYS)
+    assert load_snapshot(sample_index).ann == {}  # the default threshold: exact search
+    questions = [json.loads(line)["question"] for line in SAMPLE_QUESTIONS.read_text().splitlines()]
+    exact, approximate = Hippo(sample_index), Hippo(index)
+    for pipeline in ("dense", "hipporag2"):
+        for question in questions:
+            want = exact.retrieve(question, pipeline=pipeline, top_k=5)
+            got = approximate.retrieve(question, pipeline=pipeline, top_k=5)
+            assert [p.id for p in got.passages] == [p.id for p in want.passages], (pipeline, question)
+
+
+def test_the_threshold_counts_each_unit_set(sample_index: Path, tmp_path: Path) -> None:
+    snapshot = load_snapshot(sample_index)
+    sizes = {name: getattr(snapshot, name).shape[0] for name in UNIT_ARRAYS}
+    threshold = sorted(sizes.values())[1]  # the middle set's size: it and the largest get one
+    index = _with_ann(sample_index, tmp_path, threshold)
+    assert set(load_snapshot(index).ann) == {name for name, size in sizes.items() if size >= threshold}
+
+
+def test_index_option_records_the_threshold_and_builds_the_index(tmp_path: Path) -> None:
+    index = tmp_path / "index"
+    result = CliRunner().invoke(main, ["index", str(SAMPLE), "--index", str(index), "--quiet", "--ann-threshold", "1"])
+    assert result.exit_code == 0, result.output
+    with IndexStore.open(index) as store:
+        assert store.settings.ann_threshold == 1
+    assert {path.stem for path in (index / str(current_generation(index))).glob("*.faiss")} == set(UNIT_ARRAYS)
+
+
+def test_a_corrupt_ann_file_is_an_unreadable_snapshot(sample_index: Path, tmp_path: Path) -> None:
+    index = _with_ann(sample_index, tmp_path, threshold=1)
+    (index / str(current_generation(index)) / "fact_vectors.faiss").write_bytes(b"not an index")
+    with pytest.raises(IndexFormatError, match="graph snapshot unreadable"):
+        load_snapshot(index)
