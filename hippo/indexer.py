@@ -286,7 +286,8 @@ class Indexer:
             name: store.load_embeddings([text_key(t) for t in texts])
             for name, texts in (("passage", passage_texts), ("entity", entity_names), ("fact", fact_texts))
         }
-        synonyms = synonym_pairs(vectors["entity"], settings.synonymy_k, settings.synonymy_threshold)
+        synonyms = synonym_pairs(vectors["entity"], settings.synonymy_k, settings.synonymy_threshold,
+                                 settings.ann_threshold)
         src, dst, weight, kind = build_edges(passages, entity_ids, derived, synonyms, settings.title_edge_weight)
         snapshot = GraphSnapshot(
             **pack_passages(passages), entity_ids=entity_ids, entity_names=entity_names,

@@ -62,3 +62,16 @@ def test_a_passage_links_to_its_own_title_entity_more_strongly(sample_index: Pat
     weights = snapshot.edge_weight[mentions]
     assert sum(own_title) == len(snapshot.passage_ids)  # every sample passage has a title
     assert set(weights[own_title]) == {10.0} and set(weights[np.logical_not(own_title)]) == {1.0}
+
+
+def test_synonym_pairs_past_the_ann_threshold_come_from_the_hnsw_index() -> None:
+    rng = np.random.default_rng(11)
+    centres = rng.normal(size=(500, 32))
+    vectors = np.repeat(centres, 4, axis=0) + 0.3 * rng.normal(size=(2000, 32))
+    vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+    exact = synonym_pairs(vectors, 3, 0.7)
+    assert synonym_pairs(vectors, 3, 0.7, ann_threshold=2001) == exact  # below the threshold: exact
+    approximate = synonym_pairs(vectors, 3, 0.7, ann_threshold=2000)
+    found, wanted = {(i, j) for i, j, _ in approximate}, {(i, j) for i, j, _ in exact}
+    assert len(found & wanted) >= 0.95 * len(wanted)
+    assert all(i < j and s >= 0.7 and abs(s - float(vectors[i] @ vectors[j])) < 1e-5 for i, j, s in approximate)
