@@ -93,9 +93,7 @@ def synonym_pairs(
     order = np.lexsort((other, -similarity, entity))  # by entity, most similar first, ties by lower index
     rank = np.arange(order.size) - np.searchsorted(entity[order], entity[order])
     kept = order[rank < k]
-    pairs = {(int(min(i, j)), int(max(i, j))): float(c)
-             for i, j, c in zip(entity[kept], other[kept], similarity[kept], strict=True)}
-    return [(i, j, c) for (i, j), c in sorted(pairs.items())]
+    return _unique_pairs(entity[kept], other[kept], similarity[kept])
 
 
 def approximate_synonym_pairs(vectors: np.ndarray, k: int, threshold: float) -> list[tuple[int, int, float]]:
@@ -109,16 +107,19 @@ def approximate_synonym_pairs(vectors: np.ndarray, k: int, threshold: float) -> 
     index = build_ann(matrix)
     index.hnsw.hnsw.efSearch = SYNONYM_SEARCH_BEAM
     _, found = index.hnsw.search(matrix, k + 1)  # + 1: an entity finds itself
-    pairs: dict[tuple[int, int], float] = {}
-    for start in range(0, matrix.shape[0], SYNONYM_ROW_BLOCK):
-        rows = np.repeat(np.arange(start, min(start + SYNONYM_ROW_BLOCK, matrix.shape[0])), k + 1)
-        cols = found[start:start + SYNONYM_ROW_BLOCK].ravel()
-        keep = (cols >= 0) & (cols != rows)
-        rows, cols = rows[keep], cols[keep]
-        cosines = np.einsum("ij,ij->i", matrix[rows], matrix[cols])
-        for i, j, c in zip(rows[cosines >= threshold], cols[cosines >= threshold], cosines[cosines >= threshold],
-                           strict=True):
-            pairs[(int(min(i, j)), int(max(i, j)))] = float(c)
+    rows, cols = np.repeat(np.arange(matrix.shape[0]), k + 1), found.ravel()
+    keep = (cols >= 0) & (cols != rows)
+    rows, cols = rows[keep], cols[keep]
+    cosines = np.concatenate([np.einsum("ij,ij->i", matrix[rows[s:s + SYNONYM_ROW_BLOCK]],
+                                        matrix[cols[s:s + SYNONYM_ROW_BLOCK]])
+                              for s in range(0, rows.size, SYNONYM_ROW_BLOCK)] or [np.zeros(0, np.float32)])
+    above = cosines >= threshold
+    return _unique_pairs(rows[above], cols[above], cosines[above])
+
+
+def _unique_pairs(first: np.ndarray, second: np.ndarray, cosine: np.ndarray) -> list[tuple[int, int, float]]:
+    """(i, j, cosine) with i < j for each pair given in either order, once, sorted."""
+    pairs = {(int(min(i, j)), int(max(i, j))): float(c) for i, j, c in zip(first, second, cosine, strict=True)}
     return [(i, j, c) for (i, j), c in sorted(pairs.items())]
 
 

@@ -70,12 +70,13 @@ class MemoryView:
         if granularity not in self._lexical:
             positions = self.granularities[granularity]
             parts = self.granularities.get(WHOLES.get(granularity, ""), np.empty(0, dtype=int))
-            texts = [self.units.texts[i] for i in positions]
             if parts.size:
                 by_target: defaultdict[str, list[str]] = defaultdict(list)
                 for i in parts:
                     by_target[self.units.targets[i][0]].append(self.units.texts[i])
                 texts = [" ".join(t for key in self.units.targets[i] for t in by_target[key]) for i in positions]
+            else:
+                texts = [self.units.texts[i] for i in positions]
             self._lexical[granularity] = LexicalIndex(texts)
         return self._lexical[granularity]
 
