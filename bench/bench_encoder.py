@@ -29,7 +29,7 @@ def sample_strings(index: Path | None, corpus: Path | None, count: int, seed: in
     """`count` distinct strings: an index's passage/entity/fact strings in their proportions,
     or a corpus's passage strings and titles."""
     if index is not None:
-        from hippo.indexer import passage_string
+        from hippo.corpus import passage_string
         from hippo.snapshot import load_snapshot
 
         snap = load_snapshot(index)

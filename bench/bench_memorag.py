@@ -36,7 +36,7 @@ def memory_cost(index_dir: Path, mode: str) -> dict[str, float]:
         shutil.copytree(index_dir, copy, ignore=shutil.ignore_patterns(MEMORY_FILE, "*.lock"))
         started = time.perf_counter()
         with IndexStore.open(copy, write=True) as store:
-            summary = update_global_memory(copy, store, store.settings, mode, {})
+            summary = update_global_memory(copy, store, mode, {})
         seconds = time.perf_counter() - started
         return {"seconds": round(seconds, 1), "bytes": (copy / MEMORY_FILE).stat().st_size, "summary": summary}
 

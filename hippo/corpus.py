@@ -47,6 +47,11 @@ class Passage:
     text: str
 
 
+def passage_string(passage: Passage) -> str:
+    """The text embedded for a passage: its title line, then its text."""
+    return f"{passage.title}\n{passage.text}" if passage.title else passage.text
+
+
 @dataclass(frozen=True)
 class SourceFile:
     """A corpus file found on disk, with the stat values used to detect changes."""

@@ -8,6 +8,7 @@ strings embedded once (keyed by content), and the graph is rebuilt only when rec
 from __future__ import annotations
 
 import time
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from hippo.corpus import (
     SourceFile,
     content_hash,
     discover,
+    passage_string,
     read_passages,
     record_passage,
 )
@@ -44,6 +46,7 @@ Worker = TypeVar("Worker")
 
 MEMORY_PREFIX = "memory:"  # id prefix of documents given in memory rather than as files
 EXTRACT_BATCH = 128
+EXTRACT_AHEAD = 2  # batches started before the oldest is collected
 PARALLEL_MIN_PASSAGES = 1000  # below this, starting worker processes costs more than it saves
 EMBED_CHUNK = 2048
 SESSIONS_DIR = "sessions"  # the folder inside an index where `Hippo.add_session` saves sessions
@@ -86,11 +89,6 @@ class IndexReport:
 
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun}{'' if n == 1 else 's'}"
-
-
-def passage_string(passage: Passage) -> str:
-    """The text embedded for a passage: its title line, then its text."""
-    return f"{passage.title}\n{passage.text}" if passage.title else passage.text
 
 
 class Indexer:
@@ -153,7 +151,7 @@ class Indexer:
             report.seconds["memory"] = update_memory(self.index_dir, store, settings, self.extractor_options,
                                                      self.warn).seconds
             started = time.perf_counter()
-            report.global_memory = update_global_memory(self.index_dir, store, settings, self.global_memory,
+            report.global_memory = update_global_memory(self.index_dir, store, self.global_memory,
                                                         self.extractor_options)
             report.seconds["global_memory"] = time.perf_counter() - started
         return report
@@ -240,8 +238,7 @@ class Indexer:
             extractor = self._extractor(settings.extractor, len(pending))
             with progress_bar(len(pending), f"OpenIE ({settings.extractor})", "passage", self.quiet) as bar, \
                     _closing(extractor):
-                for batch in _batches(pending, EXTRACT_BATCH):
-                    results = _extract_each(extractor, batch)
+                for batch, results in _extract_ahead(extractor, _batches(pending, EXTRACT_BATCH)):
                     store.save_extractions(settings.extractor, [(p.id, r) for p, r in zip(batch, results, strict=True)])
                     failures = [(p, r.error) for p, r in zip(batch, results, strict=True) if r.error]
                     for passage, error in failures:
@@ -378,6 +375,52 @@ def _sync_memory(store: IndexStore, passages: list[Passage], report: IndexReport
         if document.id.startswith(MEMORY_PREFIX) and document.id not in present:
             store.delete_document(document.id)
             report.files_removed += 1
+
+
+def _extract_ahead(
+    extractor: Extractor, batches: Iterable[Sequence[Passage]]
+) -> Iterator[tuple[Sequence[Passage], list[Extraction]]]:
+    """Each batch with its extractions, in order. An extractor with a `submit` method (spaCy in
+    worker processes) has the next EXTRACT_AHEAD batches started before a batch is collected,
+    so its workers keep going while this process saves; a batch that fails is redone passage
+    by passage (`_extract_each`)."""
+    submit = getattr(extractor, "submit", None)
+    if submit is None:
+        yield from ((batch, _extract_each(extractor, batch)) for batch in batches)
+        return
+    started: deque[tuple[Sequence[Passage], Callable[[], list[Extraction]] | None]] = deque()
+    for batch in batches:
+        started.append((batch, _submitted(submit, batch)))
+        if len(started) > EXTRACT_AHEAD:
+            yield _collected(extractor, *started.popleft())
+    while started:
+        yield _collected(extractor, *started.popleft())
+
+
+def _submitted(
+    submit: Callable[[Sequence[Passage]], Callable[[], list[Extraction]]], batch: Sequence[Passage]
+) -> Callable[[], list[Extraction]] | None:
+    """What collects the batch's extractions; None when submitting it failed (not a setup error)."""
+    try:
+        return submit(batch)
+    except HippoError:
+        raise
+    except Exception:
+        return None
+
+
+def _collected(
+    extractor: Extractor, batch: Sequence[Passage], collect: Callable[[], list[Extraction]] | None
+) -> tuple[Sequence[Passage], list[Extraction]]:
+    """The batch's extractions from `collect`; when that fails, or the batch never started,
+    from `_extract_each`, which finds the passage that broke it."""
+    try:
+        results = collect() if collect is not None else None
+    except HippoError:
+        raise
+    except Exception:
+        results = None
+    return batch, results if results is not None else _extract_each(extractor, batch)
 
 
 def _extract_each(extractor: Extractor, batch: Sequence[Passage]) -> list[Extraction]:

@@ -25,7 +25,8 @@ from urllib.parse import quote
 import numpy as np
 
 from hippo.config import IndexSettings
-from hippo.corpus import Passage
+from hippo.corpus import Passage, passage_string
+from hippo.embed import text_key
 from hippo.errors import HippoError, IndexFormatError
 from hippo.extract.base import Extraction, Triple
 
@@ -395,6 +396,13 @@ class IndexStore:
         with self.transaction() as conn:
             conn.executemany("INSERT OR REPLACE INTO embeddings(key, vector) VALUES (?, ?)", rows)
             self.set_meta("embedding_dim", str(vectors.shape[1]))
+
+    def passage_vectors(self, passages: Sequence[Passage]) -> np.ndarray:
+        """The stored vector of each passage's embedded string (`passage_string`), in order."""
+        keys = [text_key(passage_string(p)) for p in passages]
+        unique = list(dict.fromkeys(keys))  # two passages may embed the same string
+        position = {k: i for i, k in enumerate(unique)}
+        return self.load_embeddings(unique)[[position[k] for k in keys]]
 
     def load_embeddings(self, keys: Sequence[str]) -> np.ndarray:
         """Vectors for `keys` in order; KeyError naming the first missing key."""

@@ -14,9 +14,9 @@ from click.testing import CliRunner
 from hippo import onnx_encoder
 from hippo.api import Hippo
 from hippo.cli import main
+from hippo.corpus import passage_string
 from hippo.datasets import load_questions
 from hippo.embed import Encoder
-from hippo.indexer import passage_string
 from hippo.model_cache import cache_root
 from hippo.models import embedding_model_path
 from hippo.onnx_encoder import OnnxEncoder, exported_model

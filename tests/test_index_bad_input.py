@@ -6,12 +6,13 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
+from hippo import indexer
 from hippo.cli import main
 from hippo.config import IndexSettings
 from hippo.corpus import Passage
@@ -80,8 +81,19 @@ class _FailsOn:
         return [Extraction(entities=(p.title.lower(),)) for p in passages]
 
 
-def test_a_failing_passage_is_a_warning_and_the_others_are_indexed(tmp_path: Path) -> None:
-    register_extractor("fails-on", lambda workers=1, **_: _FailsOn())
+class _FailsOnLater(_FailsOn):
+    """The same, started ahead like spaCy's worker processes: the error comes when collected."""
+
+    def submit(self, passages: Sequence[Passage]) -> Callable[[], list[Extraction]]:
+        return lambda: self.extract(passages)
+
+
+@pytest.mark.parametrize("extractor", [_FailsOn, _FailsOnLater])
+def test_a_failing_passage_is_a_warning_and_the_others_are_indexed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, extractor: type[_FailsOn]
+) -> None:
+    monkeypatch.setattr(indexer, "EXTRACT_BATCH", 2)  # three batches, the failing one in the middle
+    register_extractor("fails-on", lambda workers=1, **_: extractor())
     corpus = tmp_path / "corpus.jsonl"
     records = [{"title": f"T{i}", "text": f"Text {i}" + (" POISON" if i == 3 else "")} for i in range(6)]
     corpus.write_text("\n".join(json.dumps(r) for r in records))

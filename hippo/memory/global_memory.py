@@ -29,9 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from hippo.config import IndexSettings
 from hippo.corpus import Passage, split_sentences
-from hippo.embed import Encoder
 from hippo.errors import HippoError, IndexFormatError
 from hippo.llm.client import LLM
 from hippo.llm.clues import write_gists
@@ -142,30 +140,29 @@ def memory_summary(index_dir: Path) -> str:
 
 
 def update_global_memory(
-    index_dir: Path, store: IndexStore, settings: IndexSettings, mode: str | None, llm_options: dict[str, Any],
+    index_dir: Path, store: IndexStore, mode: str | None, llm_options: dict[str, Any],
 ) -> str:
-    """The indexer's hook: `refresh_memory` with the index's encoder and, for ``gist``, the
-    LLM of `llm_options` (`llm`, `llm_model`, `cache_path`, as for LLM OpenIE); its summary."""
+    """The indexer's hook: `refresh_memory` with, for ``gist``, the LLM of `llm_options`
+    (`llm`, `llm_model`, `cache_path`, as for LLM OpenIE); its summary."""
 
     def make_llm() -> LLM:
         from hippo.llm import make_llm as make
 
         return make(llm_options.get("llm"), llm_options.get("llm_model"), cache_path=llm_options.get("cache_path"))
 
-    def make_encoder() -> Encoder:
-        return Encoder(settings.embedding_model, settings.embed_batch_size, settings.encoder)
-
-    return refresh_memory(index_dir, store, mode, make_encoder, make_llm).summary()
+    return refresh_memory(index_dir, store, mode, make_llm).summary()
 
 
 def refresh_memory(
-    index_dir: Path, store: IndexStore, mode: str | None, make_encoder: Callable[[], Encoder],
-    make_llm: Callable[[], LLM] | None = None,
+    index_dir: Path, store: IndexStore, mode: str | None, make_llm: Callable[[], LLM] | None = None,
 ) -> MemoryReport:
-    """Brings the index's memory up to date with its passages (the indexer's hook).
+    """Brings the index's memory up to date with its passages (the indexer's hook, after the
+    passages are embedded).
 
-    `mode` None keeps the mode the index has (``extractive`` for a new index). The encoder and,
-    for ``gist``, the LLM are made only when some piece needs writing.
+    `mode` None keeps the mode the index has (``extractive`` for a new index). For ``gist``
+    the LLM is made only when some piece needs writing. A piece's vector is the normalized mean
+    of its passages' vectors: it stands for the whole piece (the encoder would read only the
+    first 256 tokens of a memory text) and needs no encoding.
     """
     check_mode(mode)
     mode = mode or stored_mode(index_dir) or DEFAULT_MODE
@@ -185,12 +182,17 @@ def refresh_memory(
     if fresh:
         pieces = [cut[i] for i in fresh]
         texts = write_gists(llm, pieces) if llm is not None else extractive_texts(store, pieces)
-        for i, text, vector in zip(fresh, texts, make_encoder().encode(texts), strict=True):
-            known[ids[i]] = (MemoryPiece(ids[i], tuple(p.id for p in cut[i]), text), vector)
+        for i, text in zip(fresh, texts, strict=True):
+            known[ids[i]] = (MemoryPiece(ids[i], tuple(p.id for p in cut[i]), text), _piece_vector(store, cut[i]))
     if old is None or [p.id for p in old.pieces] != ids:
         vectors = np.stack([known[pid][1] for pid in ids]) if ids else np.zeros((0, 0), dtype=np.float32)
         _save(path, GlobalMemory(mode, [known[pid][0] for pid in ids], vectors.astype(np.float32)))
     return MemoryReport(mode, len(ids), len(fresh))
+
+
+def _piece_vector(store: IndexStore, piece: Sequence[Passage]) -> np.ndarray:
+    mean = store.passage_vectors(piece).mean(axis=0)
+    return mean / max(float(np.linalg.norm(mean)), 1e-12)
 
 
 def cut_pieces(store: IndexStore, piece_words: int = PIECE_WORDS) -> list[list[Passage]]:
