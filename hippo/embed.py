@@ -31,13 +31,17 @@ class Encoder:
     """Encodes strings to unit-length float32 vectors with one sentence-transformers model, on
     the `runtime` given ("onnx" or "torch")."""
 
-    def __init__(self, model_name: str, batch_size: int = 128, runtime: str = DEFAULT_ENCODER) -> None:
+    def __init__(self, model_name: str, batch_size: int = 128, runtime: str = DEFAULT_ENCODER,
+                 bulk: bool = False) -> None:
+        """`bulk`: for indexing, which encodes many strings with the cores to itself (ONNX
+        Runtime threads spin-wait between operations); queries leave it off, as PPR's threads
+        need the cores right after the question is encoded."""
         if runtime not in ENCODERS:
             raise HippoError(f"--encoder {runtime!r} is unknown; choose one of: {', '.join(ENCODERS)}")
         self.model_name = model_name
         self.batch_size = batch_size
         self.runtime = runtime
-        self._model = _load_onnx(model_name) if runtime == "onnx" else _load_model(model_name)
+        self._model = _load_onnx(model_name, bulk) if runtime == "onnx" else _load_model(model_name)
 
     @property
     def dim(self) -> int:
@@ -80,7 +84,7 @@ def _cpu_has_bf16() -> bool:
 
 
 @cache
-def _load_onnx(model_name: str) -> Any:
+def _load_onnx(model_name: str, spin: bool) -> Any:
     try:
         from hippo.onnx_encoder import OnnxEncoder
     except ModuleNotFoundError as err:
@@ -88,7 +92,7 @@ def _load_onnx(model_name: str) -> Any:
             raise
         raise HippoError(f"the onnx encoder needs {err.name}: run `pip install onnxruntime onnx tokenizers` "
                          "or use --encoder torch") from None
-    return OnnxEncoder(embedding_model_path(model_name), max_length=MAX_SEQ_LENGTH)
+    return OnnxEncoder(embedding_model_path(model_name), max_length=MAX_SEQ_LENGTH, spin=spin)
 
 
 @cache

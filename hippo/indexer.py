@@ -328,7 +328,7 @@ class Indexer:
             from hippo.ray_index import RayEncoder, connect
 
             return RayEncoder(settings.embedding_model, settings.embed_batch_size, settings.encoder, connect(self.ray))
-        return Encoder(settings.embedding_model, settings.embed_batch_size, settings.encoder)
+        return Encoder(settings.embedding_model, settings.embed_batch_size, settings.encoder, bulk=True)
 
 
 def memory_passages(documents: Sequence[Mapping[str, Any]]) -> list[Passage]:
