@@ -1,8 +1,12 @@
 """`hippo bench`: indexing throughput per stage, warm query latency per pipeline, PPR time
-per query, peak memory and index size on disk."""
+per query, peak memory and index size on disk, beside a reference timed in the same run on the
+same host (igraph's PRPACK on the index's graph) and the CPU's vector instruction sets, so
+figures from hosts of different speeds can be compared."""
 
 from __future__ import annotations
 
+import platform
+import re
 import resource
 import sys
 import time
@@ -14,6 +18,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from hippo.indexer import IndexReport
+from hippo.snapshot import load_snapshot
 from hippo.stats import index_stats
 from hippo.store import IndexStore
 
@@ -44,6 +49,16 @@ class LatencyStats:
 
 
 @dataclass
+class HostReference:
+    """What the host is: its vector instruction sets and a fixed workload timed in this run."""
+
+    cpu_flags: list[str]  # avx2, avx512*, amx*, avx_vnni ... as /proc/cpuinfo names them
+    igraph_ppr_ms: float  # igraph PRPACK personalized PageRank on the index's graph, ms per query
+    graph_nodes: int
+    graph_edges: int
+
+
+@dataclass
 class BenchReport:
     """Everything `hippo bench` measures."""
 
@@ -54,6 +69,7 @@ class BenchReport:
     latency: dict[str, LatencyStats] = field(default_factory=dict)
     peak_rss_mb: float = 0.0
     worker_peak_rss_mb: list[float] = field(default_factory=list)  # each OpenIE worker's, when this process indexed
+    host: HostReference | None = None
 
     def to_json(self) -> dict[str, Any]:
         """Plain JSON-able dict of the report."""
@@ -109,6 +125,34 @@ def sample_queries(index_dir: Path, count: int) -> list[str]:
     return titles[::step][:count]
 
 
+VECTOR_FLAGS = re.compile(r"avx2|avx512\w*|avx_vnni\w*|amx\w*|fma")
+
+
+def cpu_flags() -> list[str]:
+    """The CPU's vector instruction sets (Linux /proc/cpuinfo); elsewhere, the processor name."""
+    try:
+        with open("/proc/cpuinfo") as info:
+            line = next((line for line in info if line.startswith("flags")), "")
+    except OSError:
+        return [platform.processor() or platform.machine()]
+    return sorted(flag for flag in line.partition(":")[2].split() if VECTOR_FLAGS.fullmatch(flag))
+
+
+def host_reference(index_dir: Path, queries: int = 20, damping: float = 0.5) -> HostReference:
+    """Times igraph's PRPACK personalized PageRank from `queries` passage nodes spread over the
+    index's graph: a fixed workload whose time tracks the host's speed."""
+    snapshot = load_snapshot(index_dir)
+    graph = snapshot.igraph
+    passages = len(snapshot.passage_ids)
+    seeds = [int(i) for i in np.linspace(0, max(passages - 1, 0), num=min(queries, passages))]
+    graph.personalized_pagerank(reset_vertices=seeds[:1], damping=damping, weights="weight")  # warm-up
+    started = time.perf_counter()
+    for seed in seeds:
+        graph.personalized_pagerank(reset_vertices=[seed], damping=damping, weights="weight")
+    seconds = (time.perf_counter() - started) / max(len(seeds), 1)
+    return HostReference(cpu_flags(), 1000 * seconds, graph.vcount(), graph.ecount())
+
+
 def peak_rss_mb() -> float:
     """Peak resident memory of this process so far, in MiB."""
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -136,6 +180,7 @@ def run_bench(
     report.peak_rss_mb = peak_rss_mb()
     if index_report is not None:
         report.worker_peak_rss_mb = index_report.worker_peak_rss_mb
+    report.host = host_reference(index_dir)
     return report
 
 
@@ -158,4 +203,9 @@ def format_bench(report: BenchReport) -> str:
     workers = report.worker_peak_rss_mb
     each = f" + OpenIE workers {' + '.join(f'{w:.0f}' for w in workers)} MiB" if workers else ""
     lines.append(f"peak RSS     {report.peak_rss_mb:.0f} MiB{each}")
+    if report.host is not None:
+        host = report.host
+        lines.append(f"host         igraph PRPACK PPR {host.igraph_ppr_ms:.1f} ms/query on this graph "
+                     f"({host.graph_nodes} nodes, {host.graph_edges} edges; the same run's reference)")
+        lines.append(f"CPU flags    {' '.join(host.cpu_flags) or 'unknown'}")
     return "\n".join(lines)

@@ -77,6 +77,11 @@ def test_bench_reports_latency_rss_and_size(evaluated: tuple[Path, dict, str], t
     assert report["latency"]["hipporag2"]["ppr_ms_mean"] is not None
     assert report["latency"]["dense"]["ppr_ms_mean"] is None
     assert "up to date" in result.output
+    host = report["host"]  # the same run's reference: igraph on the index's own graph, and the CPU
+    assert host["igraph_ppr_ms"] > 0 and host["graph_nodes"] > report["passages"] and host["graph_edges"] > 0
+    if Path("/proc/cpuinfo").exists() and "avx2" in Path("/proc/cpuinfo").read_text():
+        assert "avx2" in host["cpu_flags"]
+    assert f"igraph PRPACK PPR {host['igraph_ppr_ms']:.1f} ms/query" in result.output
 
 
 def test_a_dataset_in_another_schema_names_the_missing_field(tmp_path: Path) -> None:
