@@ -3,13 +3,15 @@
 Exact search reads every vector of a kind for each query: a few milliseconds at 100k vectors,
 seconds at millions. A snapshot whose passages, entities or facts number at least the index's
 `ann_threshold` (`IndexSettings`) gets an HNSW graph over those vectors (8-bit scalar-quantized,
-inner product) beside its arrays, rebuilt with every snapshot like its name automaton; its codes
-are memory-mapped when read. A query then asks it for its `CANDIDATES` nearest units, scores
-them exactly against the snapshot's float32 vectors, and gives every other unit the query's
-mean cosine over all units (capped at the lowest candidate's): rankings keep the exact order of
-the units found, units beyond the candidates tie below them, and a min-max rescaling (the `ppr`
-stage's passage prior) keeps its range and, on average, its mass, as the farthest unit (as the ANN finds it)
-is scored too.
+inner product) beside its arrays; its codes are memory-mapped when read. A snapshot that only adds
+units to the previous one extends the previous snapshot's index with them (`extend_ann`: time
+proportional to the units added), so an index's ANN labels are its units in the order they were
+added, mapped to snapshot rows by an array saved beside it. A query asks it for its
+`CANDIDATES` nearest units, scores them exactly against the snapshot's float32 vectors, and
+gives every other unit the query's mean cosine over all units (capped at the lowest
+candidate's): rankings keep the exact order of the units found, units beyond the candidates tie
+below them, and a min-max rescaling (the `ppr` stage's passage prior) keeps its range and, on
+average, its mass, as the farthest unit (as the ANN finds it) is scored too.
 
 faiss rather than usearch: usearch 2.26's extension crashes onnxruntime when imported before it.
 faiss is imported only where an ANN index is built or read (0.2 s), so small indexes never pay it.
@@ -32,18 +34,37 @@ _EXPANSION_SEARCH = 2 * CANDIDATES  # efSearch
 
 @dataclass
 class UnitIndex:
-    """The ANN index over one unit array, and the array's mean vector (a query's mean cosine)."""
+    """The ANN index over one unit array, the array's mean vector (a query's mean cosine) and the
+    array row of each ANN label (None: label and row are the same)."""
 
     hnsw: Any
     mean: np.ndarray
+    rows: np.ndarray | None = None
+
+    @property
+    def size(self) -> int:
+        """The number of units indexed."""
+        return int(self.hnsw.ntotal)
+
+    def nearest_rows(self, queries: np.ndarray, count: int, beam: int = _EXPANSION_SEARCH) -> np.ndarray:
+        """(queries, count) array rows of each query's `count` nearest units (-1 where fewer were
+        found), searched with HNSW beam width `beam` (efSearch)."""
+        self.hnsw.hnsw.efSearch = beam
+        try:
+            _, labels = self.hnsw.search(np.ascontiguousarray(queries, dtype=np.float32), count)
+        finally:
+            self.hnsw.hnsw.efSearch = _EXPANSION_SEARCH
+        if self.rows is None:
+            return labels
+        return np.where(labels >= 0, self.rows[np.maximum(labels, 0)], -1)
 
     def similarities(self, vectors: np.ndarray, queries: np.ndarray) -> np.ndarray:
         """(units, queries) cosines like `vectors @ queries.T`: exact for each query's `CANDIDATES`
         nearest units and its farthest one found (so the range is kept); every other unit gets the
         query's mean cosine over all units, capped at the lowest candidate's."""
         queries = np.ascontiguousarray(queries, dtype=np.float32)
-        _, nearest = self.hnsw.search(queries, min(CANDIDATES, vectors.shape[0]))
-        _, farthest = self.hnsw.search(-queries, 1)
+        nearest = self.nearest_rows(queries, min(CANDIDATES, vectors.shape[0]))
+        farthest = self.nearest_rows(-queries, 1)
         scores = np.empty((vectors.shape[0], queries.shape[0]), dtype=np.float32)
         for column, query in enumerate(queries):
             found = nearest[column][nearest[column] >= 0]
@@ -55,9 +76,10 @@ class UnitIndex:
         return scores
 
 
-def ann_paths(folder: Path, array: str) -> tuple[Path, Path]:
-    """Where a snapshot in `folder` keeps the ANN index over its `array` and that array's mean."""
-    return folder / f"{array}.faiss", folder / f"{array}.mean.npy"
+def ann_paths(folder: Path, array: str) -> tuple[Path, Path, Path]:
+    """Where a snapshot in `folder` keeps the ANN index over its `array`, that array's mean and the
+    row of each ANN label."""
+    return folder / f"{array}.faiss", folder / f"{array}.mean.npy", folder / f"{array}.rows.npy"
 
 
 def build_ann(vectors: np.ndarray) -> UnitIndex:
@@ -73,18 +95,35 @@ def build_ann(vectors: np.ndarray) -> UnitIndex:
     return UnitIndex(hnsw, rows.mean(axis=0))
 
 
-def save_ann(folder: Path, arrays: dict[str, np.ndarray], threshold: int) -> list[Path]:
-    """Writes the ANN index of each unit array in `arrays` with at least `threshold` rows; the
-    files written."""
+def extend_ann(previous: UnitIndex, kept: np.ndarray, added: np.ndarray, vectors: np.ndarray) -> UnitIndex:
+    """`previous` (left unchanged) with the units at rows `added` of `vectors` added, for an array
+    whose earlier units now sit at rows `kept` (`kept[r]`: the row now of the unit that was at row
+    r). The 8-bit codes keep the value ranges trained on the units first indexed."""
+    import faiss
+
+    hnsw = faiss.deserialize_index(faiss.serialize_index(previous.hnsw))  # an owned copy (`previous` may be mmapped)
+    labels = kept if previous.rows is None else kept[previous.rows]
+    hnsw.add(np.ascontiguousarray(vectors[added], dtype=np.float32))
+    hnsw.hnsw.efSearch = _EXPANSION_SEARCH
+    new = np.asarray(vectors[added], dtype=np.float64)
+    mean = (previous.mean * previous.size + new.sum(axis=0)) / (previous.size + added.size)
+    return UnitIndex(hnsw, mean.astype(np.float32), np.concatenate([labels, added]).astype(np.int64))
+
+
+def save_ann(folder: Path, indexes: dict[str, UnitIndex]) -> list[Path]:
+    """Writes each unit array's ANN index in `indexes` into snapshot folder `folder`; the files
+    written."""
     import faiss
 
     written: list[Path] = []
-    for name in UNIT_ARRAYS:
-        if arrays[name].shape[0] >= threshold:
-            index, (hnsw_path, mean_path) = build_ann(arrays[name]), ann_paths(folder, name)
-            faiss.write_index(index.hnsw, str(hnsw_path))
-            np.save(mean_path, index.mean)
-            written += [hnsw_path, mean_path]
+    for name, index in indexes.items():
+        hnsw_path, mean_path, rows_path = ann_paths(folder, name)
+        faiss.write_index(index.hnsw, str(hnsw_path))
+        np.save(mean_path, index.mean)
+        written += [hnsw_path, mean_path]
+        if index.rows is not None:
+            np.save(rows_path, index.rows)
+            written.append(rows_path)
     return written
 
 
@@ -92,11 +131,12 @@ def load_ann(folder: Path) -> dict[str, UnitIndex]:
     """The ANN indexes a snapshot in `folder` has, by array name (codes memory-mapped)."""
     indexes = {}
     for name in UNIT_ARRAYS:
-        hnsw_path, mean_path = ann_paths(folder, name)
+        hnsw_path, mean_path, rows_path = ann_paths(folder, name)
         if hnsw_path.is_file():
             import faiss
 
             hnsw = faiss.read_index(str(hnsw_path), faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY)
             hnsw.hnsw.efSearch = _EXPANSION_SEARCH
-            indexes[name] = UnitIndex(hnsw, np.load(mean_path))
+            rows = np.load(rows_path) if rows_path.is_file() else None
+            indexes[name] = UnitIndex(hnsw, np.load(mean_path), rows)
     return indexes

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from hippo.ann import UnitIndex
 from hippo.corpus import Passage
 from hippo.extract.base import Extraction, normalize_entity
 from hippo.store import DerivedRecords
@@ -59,24 +60,25 @@ SYNONYM_SEARCH_BEAM = 64  # HNSW efSearch for an entity's k nearest (queries use
 
 
 def synonym_pairs(
-    vectors: np.ndarray, k: int, threshold: float, ann_threshold: int | None = None
+    vectors: np.ndarray, k: int, threshold: float, index: UnitIndex | None = None
 ) -> list[tuple[int, int, float]]:
     """(i, j, cosine) for entity pairs i<j where j is among i's k most similar entities (or i
     among j's) with cosine >= threshold. `vectors` must be L2-normalized.
 
-    From `ann_threshold` entities on (the index's ANN threshold), each entity's neighbours come
-    from an HNSW index (`approximate_synonym_pairs`): the exact search below is quadratic, 51 s
-    at 107k entities against 28.5 s (measured), hours at a million. Below it: exact brute force
-    in float32 row blocks, each pair computed once (a block's rows against the columns from its
-    first row on: half the products of the full matrix); the threshold is applied before
-    ranking, so only the few candidates above it are sorted, both ways, for each entity's top k
-    (sklearn's kNN sorts every row, which is far slower on large entity sets).
+    With `index` (the snapshot's ANN index over the entities, which it has past the index's ANN
+    threshold), each entity's neighbours come from it (`approximate_synonym_pairs`): the exact
+    search below is quadratic, 51 s at 107k entities against 28.5 s (measured), hours at a
+    million. Without: exact brute force in float32 row blocks, each pair computed once (a block's
+    rows against the columns from its first row on: half the products of the full matrix); the
+    threshold is applied before ranking, so only the few candidates above it are sorted, both
+    ways, for each entity's top k (sklearn's kNN sorts every row, which is far slower on large
+    entity sets).
     """
     n = vectors.shape[0]
     if n < 2 or k == 0:
         return []
-    if ann_threshold is not None and n >= ann_threshold:
-        return approximate_synonym_pairs(vectors, k, threshold)
+    if index is not None:
+        return approximate_synonym_pairs(vectors, k, threshold, index)
     matrix = np.ascontiguousarray(vectors, dtype=np.float32)
     firsts, seconds, cosines = [], [], []
     for start in range(0, n, SYNONYM_ROW_BLOCK):
@@ -88,33 +90,85 @@ def synonym_pairs(
         firsts.append(start + rows)
         seconds.append(start + cols)
         cosines.append(block[rows, cols])
-    first, second, cosine = np.concatenate(firsts), np.concatenate(seconds), np.concatenate(cosines)
+    return _top_k_pairs(np.concatenate(firsts), np.concatenate(seconds), np.concatenate(cosines), k)
+
+
+def approximate_synonym_pairs(
+    vectors: np.ndarray, k: int, threshold: float, index: UnitIndex
+) -> list[tuple[int, int, float]]:
+    """`synonym_pairs` with each entity's k nearest found by `index`, an HNSW index over
+    `vectors` (`hippo.ann`, searched with a smaller beam than queries use:
+    `SYNONYM_SEARCH_BEAM`), their cosines computed exactly; time about linear in the entities.
+    A pair the index misses is missing (recall measured in bench/SCALE.md)."""
+    matrix = np.ascontiguousarray(vectors, dtype=np.float32)
+    return _unique_pairs(*_nearest_candidates(matrix, np.arange(matrix.shape[0]), k, threshold, index))
+
+
+def add_synonym_pairs(
+    vectors: np.ndarray, pairs: np.ndarray, added: np.ndarray, k: int, threshold: float,
+    index: UnitIndex | None = None,
+) -> list[tuple[int, int, float]]:
+    """`synonym_pairs` of entity `vectors` from those of the entities before rows `added` joined
+    them: `pairs`, an (m, 3) array of (i, j, cosine) rows in the present numbering. Only the
+    added entities are searched (against all, exactly, or with `index` as `synonym_pairs` does);
+    an earlier entity's k most similar are then the best k of its earlier pairs and its pairs
+    with added entities. Without `index` the result is `synonym_pairs`' exactly; with it, an
+    earlier entity gains an added neighbour only where the added entity's search found it."""
+    if k == 0 or vectors.shape[0] < 2:
+        return []
+    matrix = np.ascontiguousarray(vectors, dtype=np.float32)
+    if index is not None:
+        first, second, cosine = _nearest_candidates(matrix, added, k, threshold, index)
+    else:
+        first, second, cosine = _exact_candidates(matrix, added, threshold)
+    low, high = np.minimum(first, second), np.maximum(first, second)
+    _, once = np.unique(low * matrix.shape[0] + high, return_index=True)  # a pair of two added entities: once
+    first = np.r_[pairs[:, 0].astype(np.int64), low[once]]
+    second = np.r_[pairs[:, 1].astype(np.int64), high[once]]
+    return _top_k_pairs(first, second, np.r_[pairs[:, 2].astype(np.float32), cosine[once]], k)
+
+
+Candidates = tuple[np.ndarray, np.ndarray, np.ndarray]  # entity rows, their partners, cosines
+
+
+def _exact_candidates(matrix: np.ndarray, rows: np.ndarray, threshold: float) -> Candidates:
+    """Every (row, other entity, cosine) with cosine >= threshold for entity `rows`, exactly."""
+    firsts, seconds, cosines = [], [], []
+    for start in range(0, rows.size, SYNONYM_ROW_BLOCK):
+        chunk = rows[start:start + SYNONYM_ROW_BLOCK]
+        block = matrix[chunk] @ matrix.T
+        block[np.arange(chunk.size), chunk] = -np.inf  # not itself
+        found, others = np.nonzero(block >= threshold)
+        firsts.append(chunk[found])
+        seconds.append(others)
+        cosines.append(block[found, others])
+    empty = np.zeros(0, dtype=np.int64)
+    return (np.concatenate([empty, *firsts]), np.concatenate([empty, *seconds]),
+            np.concatenate([np.zeros(0, np.float32), *cosines]))
+
+
+def _nearest_candidates(matrix: np.ndarray, rows: np.ndarray, k: int, threshold: float, index: UnitIndex) -> Candidates:
+    """(row, other entity, cosine) for each of entity `rows`' k nearest that `index` finds, with
+    cosine >= threshold (computed exactly)."""
+    found = index.nearest_rows(matrix[rows], k + 1, beam=SYNONYM_SEARCH_BEAM)  # + 1: an entity finds itself
+    firsts, seconds = np.repeat(rows, k + 1), found.ravel()
+    keep = (seconds >= 0) & (seconds != firsts)
+    firsts, seconds = firsts[keep], seconds[keep]
+    cosines = np.concatenate([np.einsum("ij,ij->i", matrix[firsts[s:s + SYNONYM_ROW_BLOCK]],
+                                        matrix[seconds[s:s + SYNONYM_ROW_BLOCK]])
+                              for s in range(0, firsts.size, SYNONYM_ROW_BLOCK)] or [np.zeros(0, np.float32)])
+    above = cosines >= threshold
+    return firsts[above], seconds[above], cosines[above]
+
+
+def _top_k_pairs(first: np.ndarray, second: np.ndarray, cosine: np.ndarray, k: int) -> list[tuple[int, int, float]]:
+    """The pairs among (first, second, cosine), each given once in either order, where one
+    entity is among the other's k most similar (ties: the lower row first)."""
     entity, other, similarity = np.r_[first, second], np.r_[second, first], np.r_[cosine, cosine]
     order = np.lexsort((other, -similarity, entity))  # by entity, most similar first, ties by lower index
     rank = np.arange(order.size) - np.searchsorted(entity[order], entity[order])
     kept = order[rank < k]
     return _unique_pairs(entity[kept], other[kept], similarity[kept])
-
-
-def approximate_synonym_pairs(vectors: np.ndarray, k: int, threshold: float) -> list[tuple[int, int, float]]:
-    """`synonym_pairs` with each entity's k nearest found by an HNSW index (`hippo.ann`, searched
-    with a smaller beam than queries use: `SYNONYM_SEARCH_BEAM`), their cosines computed exactly;
-    time about linear in the entities. A pair the index misses is missing (recall measured in
-    bench/SCALE.md)."""
-    from hippo.ann import build_ann
-
-    matrix = np.ascontiguousarray(vectors, dtype=np.float32)
-    index = build_ann(matrix)
-    index.hnsw.hnsw.efSearch = SYNONYM_SEARCH_BEAM
-    _, found = index.hnsw.search(matrix, k + 1)  # + 1: an entity finds itself
-    rows, cols = np.repeat(np.arange(matrix.shape[0]), k + 1), found.ravel()
-    keep = (cols >= 0) & (cols != rows)
-    rows, cols = rows[keep], cols[keep]
-    cosines = np.concatenate([np.einsum("ij,ij->i", matrix[rows[s:s + SYNONYM_ROW_BLOCK]],
-                                        matrix[cols[s:s + SYNONYM_ROW_BLOCK]])
-                              for s in range(0, rows.size, SYNONYM_ROW_BLOCK)] or [np.zeros(0, np.float32)])
-    above = cosines >= threshold
-    return _unique_pairs(rows[above], cols[above], cosines[above])
 
 
 def _unique_pairs(first: np.ndarray, second: np.ndarray, cosine: np.ndarray) -> list[tuple[int, int, float]]:

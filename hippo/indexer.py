@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
+from hippo.ann import UnitIndex
 from hippo.config import IndexSettings
 from hippo.corpus import (
     BadFileError,
@@ -31,12 +32,21 @@ from hippo.corpus import (
 from hippo.embed import Encoder, text_key
 from hippo.errors import HippoError, UnknownDocumentError
 from hippo.extract import Extraction, Extractor, get_extractor
-from hippo.graph import build_edges, derive_records, synonym_pairs
+from hippo.graph import SYNONYM_EDGE, add_synonym_pairs, build_edges, derive_records, synonym_pairs
 from hippo.memory.build import update_memory
 from hippo.memory.global_memory import update_global_memory
 from hippo.progress import progress_bar
 from hippo.progress import warn as progress_warn
-from hippo.snapshot import GraphSnapshot, pack_passages, save_snapshot, snapshot_exists
+from hippo.snapshot import (
+    GraphSnapshot,
+    UnitGrowth,
+    load_snapshot,
+    pack_passages,
+    save_snapshot,
+    snapshot_exists,
+    unit_ann,
+    unit_growth,
+)
 from hippo.store import DB_NAME, DocumentRecord, IndexStore
 
 if TYPE_CHECKING:
@@ -279,27 +289,28 @@ class Indexer:
         report.seconds["embed"] = time.perf_counter() - started
 
         started = time.perf_counter()
-        vectors = {
-            name: store.load_embeddings([text_key(t) for t in texts])
-            for name, texts in (("passage", passage_texts), ("entity", entity_names), ("fact", fact_texts))
-        }
-        synonyms = synonym_pairs(vectors["entity"], settings.synonymy_k, settings.synonymy_threshold,
-                                 settings.ann_threshold)
+        units = {"passage": _Units([p.id for p in passages], passage_texts),
+                 "entity": _Units(entity_ids, entity_names), "fact": _Units(fact_ids, fact_texts)}
+        previous = _previous_snapshot(self.index_dir)
+        for kind, unit in units.items():
+            unit.load(store, kind, previous, settings.ann_threshold)
+        synonyms = _synonyms(units["entity"], previous, settings)
         src, dst, weight, kind = build_edges(passages, entity_ids, derived, synonyms, settings.title_edge_weight)
         snapshot = GraphSnapshot(
             **pack_passages(passages), entity_ids=entity_ids, entity_names=entity_names,
             fact_ids=fact_ids, fact_relations=[r for _, r, _ in fact_spo],
             fact_subject=np.asarray([entity_pos[s] for s, _, _ in fact_spo], dtype=np.int64),
             fact_object=np.asarray([entity_pos[o] for _, _, o in fact_spo], dtype=np.int64),
-            passage_vectors=vectors["passage"], entity_vectors=vectors["entity"],
-            fact_vectors=vectors["fact"], edge_src=src, edge_dst=dst, edge_weight=weight,
+            passage_vectors=units["passage"].vectors, entity_vectors=units["entity"].vectors,
+            fact_vectors=units["fact"].vectors, edge_src=src, edge_dst=dst, edge_weight=weight,
             edge_kind=kind, info={"embedding_model": settings.embedding_model,
                                   "extractor": settings.extractor},
+            ann={f"{kind}_vectors": unit.ann for kind, unit in units.items() if unit.ann is not None},
         )
         store.replace_derived(
             derived, [(entity_ids[i], entity_ids[j], s) for i, j, s in synonyms]
         )
-        save_snapshot(self.index_dir, snapshot, settings.ann_threshold)
+        save_snapshot(self.index_dir, snapshot)
         store.prune_embeddings({text_key(t) for t in [*passage_texts, *entity_names, *fact_texts]})
         store.mark_dirty(False)
         report.graph_rebuilt = True
@@ -329,6 +340,61 @@ class Indexer:
 
             return RayEncoder(settings.embedding_model, settings.embed_batch_size, settings.encoder, connect(self.ray))
         return Encoder(settings.embedding_model, settings.embed_batch_size, settings.encoder, bulk=True)
+
+
+@dataclass
+class _Units:
+    """One unit set of the snapshot being built (passages, entities or facts, sorted by id): the
+    strings embedded for them, their vectors and ANN index, and how the set grew from the
+    previous snapshot's (None: built anew, as it lost units or there is no previous snapshot)."""
+
+    ids: list[str]
+    texts: list[str]
+    vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))
+    ann: UnitIndex | None = None
+    growth: UnitGrowth | None = None
+
+    def load(self, store: IndexStore, kind: str, previous: GraphSnapshot | None, ann_threshold: int) -> None:
+        """Fills in the growth, the vectors (of a unit the previous snapshot had, from it; of the
+        others, from the store) and the ANN index (extended from the previous snapshot's where
+        the set only grew)."""
+        array = f"{kind}_vectors"
+        self.growth = unit_growth(getattr(previous, f"{kind}_ids"), self.ids) if previous is not None else None
+        if self.growth is None or previous is None:
+            self.vectors = store.load_embeddings([text_key(t) for t in self.texts])
+        else:
+            self.vectors = np.empty((len(self.ids), store.embedding_dim), dtype=np.float32)
+            self.vectors[self.growth.kept] = getattr(previous, array)
+            added = [text_key(self.texts[i]) for i in self.growth.added]
+            self.vectors[self.growth.added] = store.load_embeddings(added)
+        self.ann = unit_ann(self.vectors, ann_threshold, previous.ann.get(array) if previous else None, self.growth)
+
+
+def _previous_snapshot(index_dir: Path) -> GraphSnapshot | None:
+    """The index's current snapshot, the one being replaced; None when it has none or it does
+    not load (it is then rebuilt from the records)."""
+    if not snapshot_exists(index_dir):
+        return None
+    try:
+        return load_snapshot(index_dir)
+    except HippoError:
+        return None
+
+
+def _synonyms(
+    entities: _Units, previous: GraphSnapshot | None, settings: IndexSettings
+) -> list[tuple[int, int, float]]:
+    """The synonymy pairs of `entities`: where the previous snapshot's entities all remain, its
+    pairs updated with the added entities' (`add_synonym_pairs`); else all searched anew."""
+    k, threshold = settings.synonymy_k, settings.synonymy_threshold
+    if entities.growth is None or previous is None:
+        return synonym_pairs(entities.vectors, k, threshold, entities.ann)
+    synonym = previous.edge_kind == SYNONYM_EDGE
+    offset = len(previous.passage_ids)
+    pairs = np.column_stack([entities.growth.kept[previous.edge_src[synonym] - offset],
+                             entities.growth.kept[previous.edge_dst[synonym] - offset],
+                             previous.edge_weight[synonym]])
+    return add_synonym_pairs(entities.vectors, pairs.reshape(-1, 3), entities.growth.added, k, threshold, entities.ann)
 
 
 def memory_passages(documents: Sequence[Mapping[str, Any]]) -> list[Passage]:

@@ -26,7 +26,7 @@ import numpy as np
 import scipy.sparse as sp
 
 import kernels
-from hippo.ann import UnitIndex, load_ann, save_ann
+from hippo.ann import UnitIndex, build_ann, extend_ann, load_ann, save_ann
 from hippo.corpus import Passage
 from hippo.errors import HippoError, IndexFormatError
 from hippo.names import NAMES_FILE, build_names, load_names, save_names
@@ -158,9 +158,44 @@ def pack_passages(passages: Sequence[Passage]) -> dict[str, Any]:
     }
 
 
-def save_snapshot(root: Path, snapshot: GraphSnapshot, ann_threshold: int | None = None) -> Path:
-    """Writes `snapshot` as the index's new current snapshot and removes older ones; with
-    `ann_threshold`, an ANN index over each unit array of at least that many rows."""
+@dataclass(frozen=True)
+class UnitGrowth:
+    """How a unit set (passages, entities or facts, sorted by id) grew from one snapshot to the
+    next, nothing removed: `kept[r]` is the row now of the unit at row r before, `added` the rows
+    of the units that are new."""
+
+    kept: np.ndarray
+    added: np.ndarray
+
+
+def unit_growth(before: Sequence[str], after: Sequence[str]) -> UnitGrowth | None:
+    """How unit ids `before` became `after`; None when a unit of `before` is gone."""
+    row = {unit: i for i, unit in enumerate(after)}
+    kept = np.fromiter((row.get(unit, -1) for unit in before), dtype=np.int64, count=len(before))
+    if (kept < 0).any():
+        return None
+    new = np.ones(len(after), dtype=bool)
+    new[kept] = False
+    return UnitGrowth(kept, np.flatnonzero(new))
+
+
+def unit_ann(
+    vectors: np.ndarray, threshold: int, previous: UnitIndex | None = None, growth: UnitGrowth | None = None,
+) -> UnitIndex | None:
+    """The ANN index a snapshot keeps over unit array `vectors`: None below `threshold` rows; the
+    previous snapshot's index extended with the added units when the set only grew (`growth`),
+    by no more than it had (past that, a new build keeps the 8-bit ranges representative at
+    a cost that stays linear in the units added overall); else a new build."""
+    if vectors.shape[0] < threshold:
+        return None
+    if previous is not None and growth is not None and growth.added.size <= previous.size:
+        return extend_ann(previous, growth.kept, growth.added, vectors)
+    return build_ann(vectors)
+
+
+def save_snapshot(root: Path, snapshot: GraphSnapshot) -> Path:
+    """Writes `snapshot`, with its ANN indexes (`snapshot.ann`), as the index's new current
+    snapshot and removes older ones."""
     generation = f"snapshot-{time.time_ns()}"
     staging = root / f".{generation}.tmp"
     shutil.rmtree(staging, ignore_errors=True)
@@ -180,10 +215,9 @@ def save_snapshot(root: Path, snapshot: GraphSnapshot, ann_threshold: int | None
     with open(staging / NAMES_FILE, "wb") as handle:
         save_names(snapshot.names, handle)
         _fsync(handle)
-    if ann_threshold is not None:
-        for path in save_ann(staging, {name: getattr(snapshot, name) for name in _ARRAYS}, ann_threshold):
-            with open(path, "rb") as handle:
-                os.fsync(handle.fileno())
+    for path in save_ann(staging, snapshot.ann):
+        with open(path, "rb") as handle:
+            os.fsync(handle.fileno())
     final = root / generation
     os.replace(staging, final)
     _write_atomic(root / CURRENT_FILE, generation)

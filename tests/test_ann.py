@@ -16,7 +16,7 @@ from hippo.api import Hippo
 from hippo.cli import main
 from hippo.config import IndexSettings
 from hippo.errors import IndexFormatError
-from hippo.snapshot import current_generation, load_snapshot, save_snapshot
+from hippo.snapshot import current_generation, load_snapshot, save_snapshot, unit_ann
 from hippo.store import IndexStore
 from tests.conftest import SAMPLE, SAMPLE_QUESTIONS
 
@@ -56,7 +56,10 @@ def _with_ann(sample_index: Path, tmp_path: Path, threshold: int) -> Path:
     """A copy of the sample index whose snapshot is rewritten with ANN indexes past `threshold`."""
     index = tmp_path / "index"
     shutil.copytree(sample_index, index)
-    save_snapshot(index, load_snapshot(index), threshold)
+    snapshot = load_snapshot(index)
+    built = {name: unit_ann(np.asarray(getattr(snapshot, name)), threshold) for name in UNIT_ARRAYS}
+    snapshot.ann = {name: ann for name, ann in built.items() if ann is not None}
+    save_snapshot(index, snapshot)
     return index
 
 

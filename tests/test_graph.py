@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from sklearn.neighbors import NearestNeighbors
 
-from hippo.graph import SYNONYM_ROW_BLOCK, synonym_pairs
+from hippo.ann import build_ann
+from hippo.graph import SYNONYM_ROW_BLOCK, add_synonym_pairs, synonym_pairs
 
 
 def _reference(vectors: np.ndarray, k: int, threshold: float) -> set[tuple[int, int]]:
@@ -64,14 +65,52 @@ def test_a_passage_links_to_its_own_title_entity_more_strongly(sample_index: Pat
     assert set(weights[own_title]) == {10.0} and set(weights[np.logical_not(own_title)]) == {1.0}
 
 
-def test_synonym_pairs_past_the_ann_threshold_come_from_the_hnsw_index() -> None:
-    rng = np.random.default_rng(11)
-    centres = rng.normal(size=(500, 32))
-    vectors = np.repeat(centres, 4, axis=0) + 0.3 * rng.normal(size=(2000, 32))
-    vectors = (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+def _clustered(rows: int, seed: int) -> np.ndarray:
+    """Unit vectors in clusters of four near-duplicates (entity names and their variants)."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(rows // 4, 32))
+    vectors = np.repeat(centres, 4, axis=0) + 0.3 * rng.normal(size=(rows, 32))
+    return (vectors / np.linalg.norm(vectors, axis=1, keepdims=True)).astype(np.float32)
+
+
+def test_synonym_pairs_from_an_hnsw_index_find_the_exact_pairs() -> None:
+    vectors = _clustered(2000, seed=11)
     exact = synonym_pairs(vectors, 3, 0.7)
-    assert synonym_pairs(vectors, 3, 0.7, ann_threshold=2001) == exact  # below the threshold: exact
-    approximate = synonym_pairs(vectors, 3, 0.7, ann_threshold=2000)
+    approximate = synonym_pairs(vectors, 3, 0.7, build_ann(vectors))
     found, wanted = {(i, j) for i, j, _ in approximate}, {(i, j) for i, j, _ in exact}
     assert len(found & wanted) >= 0.95 * len(wanted)
     assert all(i < j and s >= 0.7 and abs(s - float(vectors[i] @ vectors[j])) < 1e-5 for i, j, s in approximate)
+
+
+def _grow(vectors: np.ndarray, added: np.ndarray, k: int, threshold: float, approximate: bool) -> list:
+    """`add_synonym_pairs` after the rows `added` joined the others (the rows kept in order)."""
+    kept = np.setdiff1d(np.arange(len(vectors)), added)
+    before = synonym_pairs(vectors[kept], k, threshold)
+    pairs = np.array([(kept[i], kept[j], s) for i, j, s in before]).reshape(-1, 3)
+    index = build_ann(vectors) if approximate else None
+    return add_synonym_pairs(vectors, pairs, added, k, threshold, index)
+
+
+@pytest.mark.parametrize(("k", "threshold"), [(1, 0.5), (3, 0.7), (10, 0.8)])
+def test_added_entities_give_the_pairs_of_a_full_search(k: int, threshold: float) -> None:
+    vectors = _clustered(1600, seed=3)
+    added = np.sort(np.random.default_rng(5).choice(len(vectors), 300, replace=False))  # some in one cluster
+    grown, full = _grow(vectors, added, k, threshold, approximate=False), synonym_pairs(vectors, k, threshold)
+    assert [(i, j) for i, j, _ in grown] == [(i, j) for i, j, _ in full]
+    assert [s for *_, s in grown] == pytest.approx([s for *_, s in full], abs=1e-6)
+
+
+def test_added_entities_searched_in_the_hnsw_index_find_the_exact_pairs() -> None:
+    vectors = _clustered(2000, seed=13)
+    added = np.sort(np.random.default_rng(2).choice(len(vectors), 200, replace=False))
+    grown, exact = _grow(vectors, added, 3, 0.7, approximate=True), synonym_pairs(vectors, 3, 0.7)
+    found, wanted = {(i, j) for i, j, _ in grown}, {(i, j) for i, j, _ in exact}
+    assert len(found & wanted) >= 0.95 * len(wanted)
+
+
+def test_nothing_added_keeps_the_pairs() -> None:
+    vectors = _clustered(400, seed=1)
+    full = synonym_pairs(vectors, 3, 0.7)
+    pairs = np.array(full).reshape(-1, 3)
+    kept = add_synonym_pairs(vectors, pairs, np.zeros(0, dtype=np.int64), 3, 0.7)
+    assert [(i, j) for i, j, _ in kept] == [(i, j) for i, j, _ in full]

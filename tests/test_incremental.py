@@ -1,0 +1,130 @@
+"""Adding files to an index updates its graph in time proportional to what was added (synonymy
+searched for the new entities only, ANN indexes extended), with the result of a full build.
+
+A full build is compared from the same stored vectors (the snapshot removed, so the next run
+rebuilds it from the records): a corpus embedded in two runs gets vectors a little unlike one
+embedded at once, as the int8 encoder's scales depend on the batch (README, Encoder runtimes)."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+import hippo.indexer
+from hippo.ann import UNIT_ARRAYS
+from hippo.config import IndexSettings
+from hippo.indexer import Indexer
+from hippo.snapshot import CURRENT_FILE, GraphSnapshot, load_snapshot
+from hippo.store import IndexStore
+from tests.conftest import SAMPLE
+
+ADDED = "encyclopedia.json"  # the largest sample file: most of the entities and synonymy pairs
+ADDED_SMALL = "travel-notes.md"  # fewer units than the rest: an ANN index is extended by at most its size
+
+
+def _graph(index: Path) -> dict[str, Any]:
+    """The index's records and snapshot edges by unit id (not by row number, which additions shift)."""
+    snapshot = load_snapshot(index)
+    with IndexStore.open(index) as store:
+        records = {"passages": {p.id for p in store.passages()}, "entities": store.entities(),
+                   "facts": store.facts(), "passage_entities": set(store.passage_entities()),
+                   "passage_facts": set(store.passage_facts()),
+                   "synonyms": {(a, b): s for a, b, s in store.synonyms()}}
+    labels = [*snapshot.passage_ids, *snapshot.entity_ids]
+    edges = {(int(k), labels[s], labels[d]): float(w) for s, d, w, k in
+             zip(snapshot.edge_src, snapshot.edge_dst, snapshot.edge_weight, snapshot.edge_kind, strict=True)}
+    return {**records, "edges": edges, "entity_ids": snapshot.entity_ids, "fact_ids": snapshot.fact_ids,
+            "passage_ids": snapshot.passage_ids}
+
+
+def _same(got: dict[str, Any], want: dict[str, Any]) -> bool:
+    """`_graph`s equal, weights (cosines, fact counts) to 1e-6 (matrix products of other shapes)."""
+    weighted = ("synonyms", "edges")
+    assert {k: v for k, v in got.items() if k not in weighted} == {k: v for k, v in want.items() if k not in weighted}
+    return all(got[k] == pytest.approx(want[k], abs=1e-6) for k in weighted)
+
+
+def _counting(monkeypatch: pytest.MonkeyPatch, name: str) -> list[int]:
+    """Counts calls of `hippo.indexer.<name>` (still calling it)."""
+    calls: list[int] = []
+    real: Callable[..., Any] = getattr(hippo.indexer, name)
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(hippo.indexer, name, counted)
+    return calls
+
+
+def _rebuilt(index: Path, corpus: Path, tmp_path: Path) -> Path:
+    """A copy of `index` whose graph a full build made again from its records and vectors."""
+    copy = tmp_path / "rebuilt"
+    shutil.copytree(index, copy)
+    (copy / CURRENT_FILE).unlink()
+    Indexer(copy, quiet=True).run([corpus])
+    return copy
+
+
+def _partial_corpus(tmp_path: Path, *left_out: str) -> Path:
+    """data/sample without the files `left_out`."""
+    corpus = tmp_path / "corpus"
+    shutil.copytree(SAMPLE, corpus, ignore=shutil.ignore_patterns(*left_out))
+    return corpus
+
+
+def test_adding_a_file_gives_the_graph_of_a_full_build_and_removing_it_the_one_before(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    corpus, index = _partial_corpus(tmp_path, ADDED), tmp_path / "index"
+    Indexer(index, quiet=True).run([corpus])
+    before = _graph(index)
+    shutil.copy(SAMPLE / ADDED, corpus / ADDED)
+    full_searches = _counting(monkeypatch, "synonym_pairs")
+    report = Indexer(index, quiet=True).run([corpus])
+    assert report.graph_rebuilt and full_searches == []  # only the added entities were searched
+    grown = _graph(index)
+    assert grown["synonyms"] and _same(grown, _graph(_rebuilt(index, corpus, tmp_path)))
+
+    (corpus / ADDED).unlink()
+    full_searches.clear()
+    report = Indexer(index, quiet=True).run([corpus])
+    assert report.files_removed == 1 and full_searches == [1]  # entities were lost: all searched anew
+    assert _same(_graph(index), before)
+
+
+def _finds_itself(snapshot: GraphSnapshot, array: str) -> float:
+    """The share of units whose own vector's nearest unit in the ANN index is the unit itself."""
+    vectors = np.asarray(getattr(snapshot, array))
+    return float(np.mean(snapshot.ann[array].nearest_rows(vectors, 1)[:, 0] == np.arange(len(vectors))))
+
+
+def test_adding_a_file_extends_the_ann_indexes(tmp_path: Path) -> None:
+    corpus, index = _partial_corpus(tmp_path, ADDED_SMALL), tmp_path / "index"
+    Indexer(index, IndexSettings(ann_threshold=1), quiet=True).run([corpus])
+    before = load_snapshot(index)
+    shutil.copy(SAMPLE / ADDED_SMALL, corpus / ADDED_SMALL)
+    Indexer(index, quiet=True).run([corpus])
+    after = load_snapshot(index)
+    assert _same(_graph(index), _graph(_rebuilt(index, corpus, tmp_path)))  # HNSW search finds all, among so few
+    for array in UNIT_ARRAYS:
+        extended = after.ann[array]
+        assert extended.rows is not None  # labels mapped to rows: the earlier index was extended
+        assert extended.size == len(getattr(after, array)) > before.ann[array].size
+        assert _finds_itself(after, array) >= 0.95
+        np.testing.assert_allclose(extended.mean, np.asarray(getattr(after, array)).mean(axis=0), atol=1e-5)
+
+
+def test_an_index_more_than_doubled_gets_new_ann_indexes(tmp_path: Path) -> None:
+    corpus, index = _partial_corpus(tmp_path, ADDED, ADDED_SMALL), tmp_path / "index"
+    Indexer(index, IndexSettings(ann_threshold=1), quiet=True).run([corpus])
+    shutil.copy(SAMPLE / ADDED, corpus / ADDED)  # many times the units of the first file
+    Indexer(index, quiet=True).run([corpus])
+    snapshot = load_snapshot(index)
+    assert all(snapshot.ann[array].rows is None for array in UNIT_ARRAYS)  # built anew
+    assert all(_finds_itself(snapshot, array) >= 0.95 for array in UNIT_ARRAYS)
