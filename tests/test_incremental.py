@@ -19,6 +19,7 @@ import hippo.indexer
 from hippo.ann import UNIT_ARRAYS
 from hippo.config import IndexSettings
 from hippo.indexer import Indexer
+from hippo.memory.store import MemoryStore
 from hippo.snapshot import CURRENT_FILE, GraphSnapshot, load_snapshot
 from hippo.store import IndexStore
 from tests.conftest import SAMPLE
@@ -128,3 +129,11 @@ def test_an_index_more_than_doubled_gets_new_ann_indexes(tmp_path: Path) -> None
     snapshot = load_snapshot(index)
     assert all(snapshot.ann[array].rows is None for array in UNIT_ARRAYS)  # built anew
     assert all(_finds_itself(snapshot, array) >= 0.95 for array in UNIT_ARRAYS)
+
+
+def test_files_without_memory_units_are_recorded_so_a_rerun_does_not_read_them_back(tmp_path: Path) -> None:
+    corpus, index = _partial_corpus(tmp_path), tmp_path / "index"
+    Indexer(index, quiet=True).run([corpus])
+    with IndexStore.open(index) as store, MemoryStore(index) as memory:
+        documents = {d.id: d.sha256 for d in store.documents()}
+        assert memory.sources() == documents and memory.load().texts == []  # recorded, no units

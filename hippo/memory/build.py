@@ -14,6 +14,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -87,16 +88,28 @@ class _Builder:
         self.llm_spec, self.llm_model, self.llm_cache = llm, llm_model, llm_cache
         self._encoder: Encoder | None = None
         self._llm: Any = None
+
+    @cached_property
+    def doc_passages(self) -> dict[str, list[str]]:
+        """Each document's passage ids, read when a document first gets units (a run that adds
+        corpus files to an index without document memory reads none)."""
         doc_passages: dict[str, list[str]] = defaultdict(list)
-        for doc_id, passage_id in store.passage_documents():
+        for doc_id, passage_id in self.store.passage_documents():
             doc_passages[doc_id].append(passage_id)
-        self.doc_passages = doc_passages
-        self.extractions = store.extractions(settings.extractor)
+        return doc_passages
+
+    @cached_property
+    def extractions(self) -> dict[str, Extraction]:
+        """The OpenIE output of every passage, read when a unit first needs keywords."""
+        return self.store.extractions(self.settings.extractor)
 
     def add(self, memory: MemoryStore, document: DocumentRecord, report: MemoryReport) -> None:
         sessions = self._sessions(document)
         if sessions is None and not self.settings.document_memory:
-            return  # units for documents are opt-in (`--document-memory`): only `memgas` reads them
+            # units for documents are opt-in (`--document-memory`): only `memgas` reads them; the
+            # document is recorded without any, so the next run does not read it back again
+            memory.add_source(document.id, document.sha256, [], [], _linker(memory))
+            return
         if sessions is None:
             passages = self.store.passages(self.doc_passages.get(document.id, []))
             drafts = [(DOCUMENT_SCOPE, d) for d in document_units(
