@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 from urllib.parse import quote
 
 import numpy as np
@@ -449,17 +449,30 @@ class IndexStore:
             conn.executemany("INSERT INTO synonyms VALUES (?,?,?)", synonyms)
             conn.execute("DELETE FROM extractions WHERE passage_id NOT IN (SELECT id FROM passages)")
 
-    def entities(self) -> dict[str, str]:
-        return dict(self._conn.execute("SELECT id, name FROM entities"))
+    def entities(self, ids: Iterable[str] | None = None) -> dict[str, str]:
+        """Entity id -> name, of all entities or of those with `ids`."""
+        return dict(self._select("SELECT id, name FROM entities", "id", ids))
 
-    def facts(self) -> dict[str, tuple[str, str, str]]:
-        return {r[0]: (r[1], r[2], r[3]) for r in self._conn.execute("SELECT * FROM facts")}
+    def facts(self, ids: Iterable[str] | None = None) -> dict[str, tuple[str, str, str]]:
+        """Fact id -> (subject id, relation, object id), of all facts or of those with `ids`."""
+        return {r[0]: (r[1], r[2], r[3]) for r in self._select("SELECT * FROM facts", "id", ids)}
 
-    def passage_entities(self) -> list[tuple[str, str]]:
-        return list(self._conn.execute("SELECT passage_id, entity_id FROM passage_entities"))
+    def passage_entities(self, passage_ids: Iterable[str] | None = None) -> list[tuple[str, str]]:
+        """(passage id, entity id) mentions, of all passages or of those with `passage_ids`."""
+        return self._select("SELECT passage_id, entity_id FROM passage_entities", "passage_id", passage_ids)
 
-    def passage_facts(self) -> list[tuple[str, str]]:
-        return list(self._conn.execute("SELECT passage_id, fact_id FROM passage_facts"))
+    def passage_facts(self, passage_ids: Iterable[str] | None = None) -> list[tuple[str, str]]:
+        """(passage id, fact id) provenance, of all passages or of those with `passage_ids`."""
+        return self._select("SELECT passage_id, fact_id FROM passage_facts", "passage_id", passage_ids)
+
+    def _select(self, query: str, column: str, values: Iterable[str] | None) -> list[tuple[Any, ...]]:
+        """The rows of `query` (a SELECT without WHERE), all or those whose `column` is in `values`."""
+        if values is None:
+            return list(self._conn.execute(query))
+        rows: list[tuple[Any, ...]] = []
+        for chunk in _chunks(list(dict.fromkeys(values)), 500):
+            rows += self._conn.execute(f"{query} WHERE {column} IN ({','.join('?' * len(chunk))})", chunk)
+        return rows
 
     def synonyms(self) -> list[tuple[str, str, float]]:
         return list(self._conn.execute("SELECT entity_a, entity_b, similarity FROM synonyms"))

@@ -220,15 +220,18 @@ def cut_pieces(store: IndexStore, piece_words: int = PIECE_WORDS) -> list[list[P
 
 
 def extractive_texts(store: IndexStore, pieces: Sequence[Sequence[Passage]]) -> list[str]:
-    """For each piece: its central entities, the facts joining them, its central sentences."""
-    names = store.entities()
-    facts = store.facts()
+    """For each piece: its central entities, the facts joining them, its central sentences (the
+    records of the pieces' passages only are read: an update writes a few pieces of many)."""
+    passage_ids = [p.id for piece in pieces for p in piece]
     entities_of: dict[str, list[str]] = defaultdict(list)
-    for pid, eid in store.passage_entities():
+    for pid, eid in store.passage_entities(passage_ids):
         entities_of[pid].append(eid)
     facts_of: dict[str, list[str]] = defaultdict(list)
-    for pid, fid in store.passage_facts():
+    for pid, fid in store.passage_facts(passage_ids):
         facts_of[pid].append(fid)
+    facts = store.facts(f for found in facts_of.values() for f in found)
+    names = store.entities([*(e for found in entities_of.values() for e in found),
+                            *(e for s, _, o in facts.values() for e in (s, o))])
     return [_extractive_text(piece, names, facts, entities_of, facts_of) for piece in pieces]
 
 
