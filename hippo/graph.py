@@ -177,13 +177,16 @@ def _unique_pairs(first: np.ndarray, second: np.ndarray, cosine: np.ndarray) -> 
     return [(i, j, c) for (i, j), c in sorted(pairs.items())]
 
 
+Edges = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # src, dst, weight, kind
+
+
 def build_edges(
     passages: Sequence[Passage],
     entity_ids: Sequence[str],
     derived: DerivedRecords,
     synonyms: Sequence[tuple[int, int, float]],
     title_weight: float = 1.0,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+) -> Edges:
     """Undirected edge list (src, dst, weight, kind) over nodes numbered passages first,
     then entities. Fact edges weigh the number of distinct relations joining the pair; the
     mention edge from a passage to its own title entity weighs `title_weight` (its topic, not
@@ -208,3 +211,16 @@ def build_edges(
     src, dst, weight, kind = zip(*rows, strict=True)
     return (np.asarray(src, dtype=np.int64), np.asarray(dst, dtype=np.int64),
             np.asarray(weight, dtype=np.float64), np.asarray(kind, dtype=np.int8))
+
+
+def merge_edges(first: Edges, second: Edges) -> Edges:
+    """Two edge lists over the same nodes as one, fact edges first: a fact edge joining the same
+    pair in both weighs the sum of its two weights (the distinct relations counted in each)."""
+    src, dst, weight, kind = (np.concatenate(parts) for parts in zip(first, second, strict=True))
+    fact = kind == FACT_EDGE
+    width = int(max(src.max(initial=0), dst.max(initial=0))) + 1
+    pairs, where = np.unique(src[fact] * width + dst[fact], return_inverse=True)
+    summed = np.bincount(where, weights=weight[fact], minlength=pairs.size)
+    rest = ~fact
+    return (np.r_[pairs // width, src[rest]], np.r_[pairs % width, dst[rest]], np.r_[summed, weight[rest]],
+            np.r_[np.full(pairs.size, FACT_EDGE, dtype=np.int8), kind[rest]])

@@ -15,9 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import numpy as np
-
-from hippo.ann import UnitIndex
 from hippo.config import IndexSettings
 from hippo.corpus import (
     BadFileError,
@@ -25,28 +22,18 @@ from hippo.corpus import (
     SourceFile,
     content_hash,
     discover,
-    passage_string,
     read_passages,
     record_passage,
 )
 from hippo.embed import Encoder, text_key
 from hippo.errors import HippoError, UnknownDocumentError
 from hippo.extract import Extraction, Extractor, get_extractor
-from hippo.graph import SYNONYM_EDGE, add_synonym_pairs, build_edges, derive_records, synonym_pairs
 from hippo.memory.build import update_memory
 from hippo.memory.global_memory import update_global_memory
 from hippo.progress import progress_bar
 from hippo.progress import warn as progress_warn
-from hippo.snapshot import (
-    GraphSnapshot,
-    UnitGrowth,
-    load_snapshot,
-    pack_passages,
-    save_snapshot,
-    snapshot_exists,
-    unit_ann,
-    unit_growth,
-)
+from hippo.snapshot import save_snapshot, snapshot_exists
+from hippo.snapshot_build import SnapshotBuild
 from hippo.store import DB_NAME, DocumentRecord, IndexStore
 
 if TYPE_CHECKING:
@@ -274,55 +261,34 @@ class Indexer:
     # -- embeddings and graph --------------------------------------------------------------------
 
     def _rebuild(self, store: IndexStore, settings: IndexSettings, report: IndexReport) -> None:
-        passages = store.passages()
-        derived = derive_records(passages, store.extractions(settings.extractor))
-        entity_ids = sorted(derived.entities)
-        entity_names = [derived.entities[e] for e in entity_ids]
-        fact_ids = sorted(derived.facts)
-        entity_pos = {e: i for i, e in enumerate(entity_ids)}
-        fact_spo = [derived.facts[f] for f in fact_ids]
-        fact_texts = [f"{derived.entities[s]} {r} {derived.entities[o]}" for s, r, o in fact_spo]
-        passage_texts = [passage_string(p) for p in passages]
+        """Builds the graph snapshot (`hippo.snapshot_build`: grown from the current one where the
+        records only grew), embedding the strings it needs first."""
+        started = time.perf_counter()
+        build = SnapshotBuild.start(self.index_dir, store, settings)
+        graph_seconds = time.perf_counter() - started
 
         started = time.perf_counter()
-        self._embed_missing(store, settings, [*passage_texts, *entity_names, *fact_texts], report)
+        self._embed_missing(store, settings, build.new_texts(), report)
         report.seconds["embed"] = time.perf_counter() - started
 
         started = time.perf_counter()
-        units = {"passage": _Units([p.id for p in passages], passage_texts),
-                 "entity": _Units(entity_ids, entity_names), "fact": _Units(fact_ids, fact_texts)}
-        previous = _previous_snapshot(self.index_dir)
-        for kind, unit in units.items():
-            unit.load(store, kind, previous, settings.ann_threshold)
-        synonyms = _synonyms(units["entity"], previous, settings)
-        src, dst, weight, kind = build_edges(passages, entity_ids, derived, synonyms, settings.title_edge_weight)
-        snapshot = GraphSnapshot(
-            **pack_passages(passages), entity_ids=entity_ids, entity_names=entity_names,
-            fact_ids=fact_ids, fact_relations=[r for _, r, _ in fact_spo],
-            fact_subject=np.asarray([entity_pos[s] for s, _, _ in fact_spo], dtype=np.int64),
-            fact_object=np.asarray([entity_pos[o] for _, _, o in fact_spo], dtype=np.int64),
-            passage_vectors=units["passage"].vectors, entity_vectors=units["entity"].vectors,
-            fact_vectors=units["fact"].vectors, edge_src=src, edge_dst=dst, edge_weight=weight,
-            edge_kind=kind, info={"embedding_model": settings.embedding_model,
-                                  "extractor": settings.extractor},
-            ann={f"{kind}_vectors": unit.ann for kind, unit in units.items() if unit.ann is not None},
-        )
-        store.replace_derived(
-            derived, [(entity_ids[i], entity_ids[j], s) for i, j, s in synonyms]
-        )
+        snapshot, synonyms = build.snapshot(store)
+        build.store_records(store, synonyms)
         save_snapshot(self.index_dir, snapshot)
-        store.prune_embeddings({text_key(t) for t in [*passage_texts, *entity_names, *fact_texts]})
+        if not build.grown:  # a grown build drops no string: stale vectors wait for the next full one
+            store.prune_embeddings(build.texts())
         store.mark_dirty(False)
         report.graph_rebuilt = True
-        report.seconds["graph"] = time.perf_counter() - started
+        report.seconds["graph"] = graph_seconds + time.perf_counter() - started
 
     def _embed_missing(
         self, store: IndexStore, settings: IndexSettings, texts: Iterable[str], report: IndexReport
     ) -> None:
         """Embeds strings not yet cached, shortest first, committing each chunk."""
-        known = store.embedded_keys()
+        keys = {text_key(t): t for t in texts}
+        known = store.embedded_keys(keys)
         # by length, then text: the same batches on every run (the int8 encoder's scales depend on them)
-        missing = sorted({t for t in texts if text_key(t) not in known}, key=lambda t: (len(t), t))
+        missing = sorted({t for key, t in keys.items() if key not in known}, key=lambda t: (len(t), t))
         if not missing:
             return
         encoder = self._encoder(settings)
@@ -340,61 +306,6 @@ class Indexer:
 
             return RayEncoder(settings.embedding_model, settings.embed_batch_size, settings.encoder, connect(self.ray))
         return Encoder(settings.embedding_model, settings.embed_batch_size, settings.encoder, bulk=True)
-
-
-@dataclass
-class _Units:
-    """One unit set of the snapshot being built (passages, entities or facts, sorted by id): the
-    strings embedded for them, their vectors and ANN index, and how the set grew from the
-    previous snapshot's (None: built anew, as it lost units or there is no previous snapshot)."""
-
-    ids: list[str]
-    texts: list[str]
-    vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))
-    ann: UnitIndex | None = None
-    growth: UnitGrowth | None = None
-
-    def load(self, store: IndexStore, kind: str, previous: GraphSnapshot | None, ann_threshold: int) -> None:
-        """Fills in the growth, the vectors (of a unit the previous snapshot had, from it; of the
-        others, from the store) and the ANN index (extended from the previous snapshot's where
-        the set only grew)."""
-        array = f"{kind}_vectors"
-        self.growth = unit_growth(getattr(previous, f"{kind}_ids"), self.ids) if previous is not None else None
-        if self.growth is None or previous is None:
-            self.vectors = store.load_embeddings([text_key(t) for t in self.texts])
-        else:
-            self.vectors = np.empty((len(self.ids), store.embedding_dim), dtype=np.float32)
-            self.vectors[self.growth.kept] = getattr(previous, array)
-            added = [text_key(self.texts[i]) for i in self.growth.added]
-            self.vectors[self.growth.added] = store.load_embeddings(added)
-        self.ann = unit_ann(self.vectors, ann_threshold, previous.ann.get(array) if previous else None, self.growth)
-
-
-def _previous_snapshot(index_dir: Path) -> GraphSnapshot | None:
-    """The index's current snapshot, the one being replaced; None when it has none or it does
-    not load (it is then rebuilt from the records)."""
-    if not snapshot_exists(index_dir):
-        return None
-    try:
-        return load_snapshot(index_dir)
-    except HippoError:
-        return None
-
-
-def _synonyms(
-    entities: _Units, previous: GraphSnapshot | None, settings: IndexSettings
-) -> list[tuple[int, int, float]]:
-    """The synonymy pairs of `entities`: where the previous snapshot's entities all remain, its
-    pairs updated with the added entities' (`add_synonym_pairs`); else all searched anew."""
-    k, threshold = settings.synonymy_k, settings.synonymy_threshold
-    if entities.growth is None or previous is None:
-        return synonym_pairs(entities.vectors, k, threshold, entities.ann)
-    synonym = previous.edge_kind == SYNONYM_EDGE
-    offset = len(previous.passage_ids)
-    pairs = np.column_stack([entities.growth.kept[previous.edge_src[synonym] - offset],
-                             entities.growth.kept[previous.edge_dst[synonym] - offset],
-                             previous.edge_weight[synonym]])
-    return add_synonym_pairs(entities.vectors, pairs.reshape(-1, 3), entities.growth.added, k, threshold, entities.ann)
 
 
 def memory_passages(documents: Sequence[Mapping[str, Any]]) -> list[Passage]:

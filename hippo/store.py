@@ -372,19 +372,29 @@ class IndexStore:
                 "INSERT OR REPLACE INTO extractions(passage_id, extractor, payload) VALUES (?,?,?)", rows
             )
 
-    def extractions(self, extractor: str) -> dict[str, Extraction]:
-        """Extractions of live passages by passage id."""
-        rows = self._conn.execute(
-            "SELECT e.passage_id, e.payload FROM extractions e JOIN passages p ON p.id = e.passage_id "
-            "WHERE e.extractor = ?",
-            (extractor,),
-        )
+    def extractions(self, extractor: str, passage_ids: Iterable[str] | None = None) -> dict[str, Extraction]:
+        """Extractions of live passages (all, or those with `passage_ids`) by passage id."""
+        query = ("SELECT e.passage_id, e.payload FROM extractions e JOIN passages p ON p.id = e.passage_id "
+                 "AND e.extractor = ?")
+        rows = self._select(query, "e.passage_id", passage_ids, (extractor,))
         return {pid: _decode_extraction(payload) for pid, payload in rows}
+
+    def extraction_mark(self) -> int:
+        """A mark of the extractions stored so far: `passages_extracted_since` it names later ones."""
+        return int(self._conn.execute("SELECT COALESCE(MAX(rowid), 0) FROM extractions").fetchone()[0])
+
+    def passages_extracted_since(self, extractor: str, mark: int) -> set[str]:
+        """Ids of the passages whose extraction was stored after `extraction_mark` gave `mark` (an
+        extraction stored again gets a new, higher row id)."""
+        rows = self._conn.execute("SELECT passage_id FROM extractions WHERE extractor = ? AND rowid > ?",
+                                  (extractor, mark))
+        return {r[0] for r in rows}
 
     # -- embeddings cache ----------------------------------------------------------------------
 
-    def embedded_keys(self) -> set[str]:
-        return {r[0] for r in self._conn.execute("SELECT key FROM embeddings")}
+    def embedded_keys(self, keys: Iterable[str] | None = None) -> set[str]:
+        """The keys of the cached vectors: all, or those of `keys` that have one."""
+        return {r[0] for r in self._select("SELECT key FROM embeddings", "key", keys)}
 
     @property
     def embedding_dim(self) -> int:
@@ -449,6 +459,23 @@ class IndexStore:
             conn.executemany("INSERT INTO synonyms VALUES (?,?,?)", synonyms)
             conn.execute("DELETE FROM extractions WHERE passage_id NOT IN (SELECT id FROM passages)")
 
+    def add_derived(
+        self, derived: DerivedRecords, synonyms_gone: Sequence[tuple[str, str]],
+        synonyms_new: Sequence[tuple[str, str, float]],
+    ) -> None:
+        """Adds the records of added passages (those already stored are kept) and updates the
+        synonymy pairs, in one transaction: `replace_derived` for a graph that only grew."""
+        with self.transaction() as conn:
+            conn.executemany("INSERT OR IGNORE INTO entities(id, name) VALUES (?,?)", derived.entities.items())
+            conn.executemany(
+                "INSERT OR IGNORE INTO facts(id, subject_id, relation, object_id) VALUES (?,?,?,?)",
+                [(fid, *spo) for fid, spo in derived.facts.items()],
+            )
+            conn.executemany("INSERT OR IGNORE INTO passage_entities VALUES (?,?)", derived.passage_entities)
+            conn.executemany("INSERT OR IGNORE INTO passage_facts VALUES (?,?)", derived.passage_facts)
+            conn.executemany("DELETE FROM synonyms WHERE entity_a = ? AND entity_b = ?", synonyms_gone)
+            conn.executemany("INSERT OR REPLACE INTO synonyms VALUES (?,?,?)", synonyms_new)
+
     def entities(self, ids: Iterable[str] | None = None) -> dict[str, str]:
         """Entity id -> name, of all entities or of those with `ids`."""
         return dict(self._select("SELECT id, name FROM entities", "id", ids))
@@ -465,13 +492,16 @@ class IndexStore:
         """(passage id, fact id) provenance, of all passages or of those with `passage_ids`."""
         return self._select("SELECT passage_id, fact_id FROM passage_facts", "passage_id", passage_ids)
 
-    def _select(self, query: str, column: str, values: Iterable[str] | None) -> list[tuple[Any, ...]]:
-        """The rows of `query` (a SELECT without WHERE), all or those whose `column` is in `values`."""
+    def _select(
+        self, query: str, column: str, values: Iterable[str] | None, params: tuple[Any, ...] = (),
+    ) -> list[tuple[Any, ...]]:
+        """The rows of `query` (a SELECT without WHERE, with `params`), all or those whose
+        `column` is in `values`."""
         if values is None:
-            return list(self._conn.execute(query))
+            return list(self._conn.execute(query, params))
         rows: list[tuple[Any, ...]] = []
         for chunk in _chunks(list(dict.fromkeys(values)), 500):
-            rows += self._conn.execute(f"{query} WHERE {column} IN ({','.join('?' * len(chunk))})", chunk)
+            rows += self._conn.execute(f"{query} WHERE {column} IN ({','.join('?' * len(chunk))})", (*params, *chunk))
         return rows
 
     def synonyms(self) -> list[tuple[str, str, float]]:

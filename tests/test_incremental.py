@@ -7,6 +7,7 @@ embedded at once, as the int8 encoder's scales depend on the batch (README, Enco
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-import hippo.indexer
+import hippo.snapshot_build
 from hippo.ann import UNIT_ARRAYS
 from hippo.config import IndexSettings
 from hippo.indexer import Indexer
@@ -50,16 +51,16 @@ def _same(got: dict[str, Any], want: dict[str, Any]) -> bool:
     return all(got[k] == pytest.approx(want[k], abs=1e-6) for k in weighted)
 
 
-def _counting(monkeypatch: pytest.MonkeyPatch, name: str) -> list[int]:
-    """Counts calls of `hippo.indexer.<name>` (still calling it)."""
-    calls: list[int] = []
-    real: Callable[..., Any] = getattr(hippo.indexer, name)
+def _spy(monkeypatch: pytest.MonkeyPatch, name: str) -> list[tuple[Any, ...]]:
+    """The positional arguments of each call of `hippo.snapshot_build.<name>` (still called)."""
+    calls: list[tuple[Any, ...]] = []
+    real: Callable[..., Any] = getattr(hippo.snapshot_build, name)
 
-    def counted(*args: Any, **kwargs: Any) -> Any:
-        calls.append(1)
+    def spied(*args: Any, **kwargs: Any) -> Any:
+        calls.append(args)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(hippo.indexer, name, counted)
+    monkeypatch.setattr(hippo.snapshot_build, name, spied)
     return calls
 
 
@@ -86,17 +87,34 @@ def test_adding_a_file_gives_the_graph_of_a_full_build_and_removing_it_the_one_b
     Indexer(index, quiet=True).run([corpus])
     before = _graph(index)
     shutil.copy(SAMPLE / ADDED, corpus / ADDED)
-    full_searches = _counting(monkeypatch, "synonym_pairs")
+    searches, derived = _spy(monkeypatch, "synonym_pairs"), _spy(monkeypatch, "derive_records")
     report = Indexer(index, quiet=True).run([corpus])
-    assert report.graph_rebuilt and full_searches == []  # only the added entities were searched
+    assert report.graph_rebuilt and searches == []  # only the added entities were searched
+    assert [len(args[0]) for args in derived] == [len(json.loads((SAMPLE / ADDED).read_text()))]  # its passages
     grown = _graph(index)
     assert grown["synonyms"] and _same(grown, _graph(_rebuilt(index, corpus, tmp_path)))
 
     (corpus / ADDED).unlink()
-    full_searches.clear()
+    searches.clear()
     report = Indexer(index, quiet=True).run([corpus])
-    assert report.files_removed == 1 and full_searches == [1]  # entities were lost: all searched anew
+    assert report.files_removed == 1 and len(searches) == 1  # entities were lost: a full build
     assert _same(_graph(index), before)
+
+
+def test_a_passage_extracted_again_since_the_snapshot_gets_a_full_build(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    corpus, index = _partial_corpus(tmp_path, ADDED), tmp_path / "index"
+    Indexer(index, quiet=True).run([corpus])
+    with IndexStore.open(index, write=True) as store:  # as when a failed extraction is retried
+        passage = store.passages()[0]
+        store.save_extractions(store.settings.extractor, [(passage.id, store.extractions("spacy")[passage.id])])
+        passages = len(store.passages())
+    shutil.copy(SAMPLE / ADDED, corpus / ADDED)
+    derived = _spy(monkeypatch, "derive_records")
+    Indexer(index, quiet=True).run([corpus])
+    assert [len(args[0]) for args in derived] == [passages + len(json.loads((SAMPLE / ADDED).read_text()))]
+    assert _same(_graph(index), _graph(_rebuilt(index, corpus, tmp_path)))
 
 
 def _finds_itself(snapshot: GraphSnapshot, array: str) -> float:
