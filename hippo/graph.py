@@ -121,8 +121,7 @@ def add_synonym_pairs(
         first, second, cosine = _nearest_candidates(matrix, added, k, threshold, index)
     else:
         first, second, cosine = _exact_candidates(matrix, added, threshold)
-    low, high = np.minimum(first, second), np.maximum(first, second)
-    _, once = np.unique(low * matrix.shape[0] + high, return_index=True)  # a pair of two added entities: once
+    low, high, once = _distinct_pairs(first, second)  # a pair of two added entities: found by both, kept once
     first = np.r_[pairs[:, 0].astype(np.int64), low[once]]
     second = np.r_[pairs[:, 1].astype(np.int64), high[once]]
     return _top_k_pairs(first, second, np.r_[pairs[:, 2].astype(np.float32), cosine[once]], k)
@@ -173,8 +172,16 @@ def _top_k_pairs(first: np.ndarray, second: np.ndarray, cosine: np.ndarray, k: i
 
 def _unique_pairs(first: np.ndarray, second: np.ndarray, cosine: np.ndarray) -> list[tuple[int, int, float]]:
     """(i, j, cosine) with i < j for each pair given in either order, once, sorted."""
-    pairs = {(int(min(i, j)), int(max(i, j))): float(c) for i, j, c in zip(first, second, cosine, strict=True)}
-    return [(i, j, c) for (i, j), c in sorted(pairs.items())]
+    low, high, once = _distinct_pairs(first, second)
+    return list(zip(low[once].tolist(), high[once].tolist(), cosine[once].tolist(), strict=True))
+
+
+def _distinct_pairs(first: np.ndarray, second: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pairs given in either order as (low, high) rows, and the position of each distinct pair's
+    first occurrence, in (low, high) order."""
+    low, high = np.minimum(first, second).astype(np.int64), np.maximum(first, second).astype(np.int64)
+    _, once = np.unique(low * (int(high.max(initial=0)) + 1) + high, return_index=True)
+    return low, high, once
 
 
 Edges = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # src, dst, weight, kind
@@ -192,7 +199,8 @@ def build_edges(
     mention edge from a passage to its own title entity weighs `title_weight` (its topic, not
     one name among many; the README's Results give the measured gain)."""
     passage_index = {p.id: i for i, p in enumerate(passages)}
-    title_entity = {p.id: entity_id(normalize_entity(p.title)) for p in passages if p.title}
+    mentioning = {pid for pid, _ in derived.passage_entities}  # a grown graph's: the added passages only
+    title_entity = {p.id: entity_id(normalize_entity(p.title)) for p in passages if p.title and p.id in mentioning}
     offset = len(passages)
     entity_index = {eid: offset + i for i, eid in enumerate(entity_ids)}
     fact_pairs = Counter(
