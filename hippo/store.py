@@ -323,11 +323,14 @@ class IndexStore:
             self.set_meta("dirty", "1")
 
     def _drop_document(self, doc_id: str) -> None:
+        """Removes a document and those of its passages no other document holds (looked up by
+        passage: time proportional to the document, not to the index)."""
         conn = self._conn
+        held = [(r[0],) * 2 for r in conn.execute("SELECT passage_id FROM doc_passages WHERE doc_id=?", (doc_id,))]
         conn.execute("DELETE FROM documents WHERE id=?", (doc_id,))
         conn.execute("DELETE FROM doc_passages WHERE doc_id=?", (doc_id,))
-        conn.execute(
-            "DELETE FROM passages WHERE id NOT IN (SELECT passage_id FROM doc_passages)"
+        conn.executemany(
+            "DELETE FROM passages WHERE id = ? AND NOT EXISTS (SELECT 1 FROM doc_passages WHERE passage_id = ?)", held
         )
 
     def passages(self, ids: Iterable[str] | None = None) -> list[Passage]:

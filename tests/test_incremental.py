@@ -19,10 +19,11 @@ import pytest
 import hippo.snapshot_build
 from hippo.ann import UNIT_ARRAYS
 from hippo.config import IndexSettings
+from hippo.corpus import Passage, passage_id
 from hippo.indexer import Indexer
 from hippo.memory.store import MemoryStore
 from hippo.snapshot import CURRENT_FILE, GraphSnapshot, load_snapshot
-from hippo.store import IndexStore
+from hippo.store import DocumentRecord, IndexStore
 from tests.conftest import SAMPLE
 
 ADDED = "encyclopedia.json"  # the largest sample file: most of the entities and synonymy pairs
@@ -155,3 +156,14 @@ def test_files_without_memory_units_are_recorded_so_a_rerun_does_not_read_them_b
     with IndexStore.open(index) as store, MemoryStore(index) as memory:
         documents = {d.id: d.sha256 for d in store.documents()}
         assert memory.sources() == documents and memory.load().texts == []  # recorded, no units
+
+
+def test_removing_a_document_keeps_the_passages_another_one_holds(tmp_path: Path) -> None:
+    shared, own = Passage(passage_id("A", "shared"), "A", "shared"), Passage(passage_id("B", "own"), "B", "own")
+    with IndexStore.open(tmp_path / "index", create=True, write=True) as store:
+        store.replace_document(DocumentRecord("one", "", "x", 1, 0), [shared, own])
+        store.replace_document(DocumentRecord("two", "", "y", 1, 0), [shared])
+        store.delete_document("one")
+        assert [p.id for p in store.passages()] == [shared.id]
+        store.delete_document("two")
+        assert store.passages() == []
