@@ -85,7 +85,7 @@ class SnapshotBuild:
     entities: dict[str, str]  # id -> name
     facts: dict[str, tuple[str, str, str]]  # id -> (subject id, relation, object id)
     derived: DerivedRecords
-    mark: int
+    mark: int  # the store's extraction mark when the records were read (recorded in the snapshot)
     previous: GraphSnapshot | None
     grown: bool  # the previous snapshot plus added passages
     units: dict[str, Units] = field(default_factory=dict)  # by snapshot array: "passage_vectors", ...
@@ -111,6 +111,7 @@ class SnapshotBuild:
         return build
 
     def _unit_sets(self) -> dict[str, Units]:
+        """The passages, entities and facts as unit sets, by snapshot array, with their growth."""
         entity_ids, fact_ids = sorted(self.entities), sorted(self.facts)
         fact_texts = [f"{self.entities[s]} {r} {self.entities[o]}" for s, r, o in (self.facts[f] for f in fact_ids)]
         sets = {"passage": ([p.id for p in self.passages], [passage_string(p) for p in self.passages]),
@@ -218,7 +219,7 @@ def _added_passages(
     if previous is None or EXTRACTION_MARK not in previous.info:
         return None
     before, now = set(previous.passage_ids), {p.id for p in passages}
-    mark = int(previous.info[EXTRACTION_MARK])  # type: ignore[call-overload]
+    mark = int(str(previous.info[EXTRACTION_MARK]))
     if not before <= now or store.passages_extracted_since(settings.extractor, mark) & before:
         return None
     return [p for p in passages if p.id not in before]
