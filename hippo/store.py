@@ -452,13 +452,7 @@ class IndexStore:
         with self.transaction() as conn:
             for table in ("entities", "facts", "passage_entities", "passage_facts", "synonyms"):
                 conn.execute(f"DELETE FROM {table}")
-            conn.executemany("INSERT INTO entities(id, name) VALUES (?,?)", derived.entities.items())
-            conn.executemany(
-                "INSERT INTO facts(id, subject_id, relation, object_id) VALUES (?,?,?,?)",
-                [(fid, *spo) for fid, spo in derived.facts.items()],
-            )
-            conn.executemany("INSERT INTO passage_entities VALUES (?,?)", derived.passage_entities)
-            conn.executemany("INSERT INTO passage_facts VALUES (?,?)", derived.passage_facts)
+            _insert_derived(conn, derived, "INSERT")
             conn.executemany("INSERT INTO synonyms VALUES (?,?,?)", synonyms)
             conn.execute("DELETE FROM extractions WHERE passage_id NOT IN (SELECT id FROM passages)")
 
@@ -469,13 +463,7 @@ class IndexStore:
         """Adds the records of added passages (those already stored are kept) and updates the
         synonymy pairs, in one transaction: `replace_derived` for a graph that only grew."""
         with self.transaction() as conn:
-            conn.executemany("INSERT OR IGNORE INTO entities(id, name) VALUES (?,?)", derived.entities.items())
-            conn.executemany(
-                "INSERT OR IGNORE INTO facts(id, subject_id, relation, object_id) VALUES (?,?,?,?)",
-                [(fid, *spo) for fid, spo in derived.facts.items()],
-            )
-            conn.executemany("INSERT OR IGNORE INTO passage_entities VALUES (?,?)", derived.passage_entities)
-            conn.executemany("INSERT OR IGNORE INTO passage_facts VALUES (?,?)", derived.passage_facts)
+            _insert_derived(conn, derived, "INSERT OR IGNORE")
             conn.executemany("DELETE FROM synonyms WHERE entity_a = ? AND entity_b = ?", synonyms_gone)
             conn.executemany("INSERT OR REPLACE INTO synonyms VALUES (?,?,?)", synonyms_new)
 
@@ -641,3 +629,13 @@ def writer_active(root: Path) -> bool:
         except BlockingIOError:
             return True
         return False
+
+
+def _insert_derived(conn: sqlite3.Connection, derived: DerivedRecords, insert: str) -> None:
+    """Writes `derived`'s entities, facts and provenance with `insert` ("INSERT", or "INSERT OR
+    IGNORE" to keep rows already there)."""
+    conn.executemany(f"{insert} INTO entities(id, name) VALUES (?,?)", derived.entities.items())
+    conn.executemany(f"{insert} INTO facts(id, subject_id, relation, object_id) VALUES (?,?,?,?)",
+                     [(fid, *spo) for fid, spo in derived.facts.items()])
+    conn.executemany(f"{insert} INTO passage_entities VALUES (?,?)", derived.passage_entities)
+    conn.executemany(f"{insert} INTO passage_facts VALUES (?,?)", derived.passage_facts)
