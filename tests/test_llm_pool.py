@@ -43,7 +43,10 @@ def test_requests_spread_over_both_endpoints_within_their_limits(servers: tuple[
     llm, pool = _pool(f"{servers[0].url},{servers[1].url}")
     texts = llm.generate(QUESTIONS, max_tokens=4)
     assert len(texts) == len(QUESTIONS) and all(t.strip() for t in texts)
-    assert sorted(pool.served.values()) == [4, 4]  # one slot each: they take turns
+    # one slot each: both serve, neither ever holds two requests (how many each serves depends on
+    # which finishes first, e.g. 3 and 5 on a loaded host)
+    assert sum(pool.served.values()) == len(QUESTIONS) and min(pool.served.values()) >= 1
+    assert pool.peak_in_flight == {servers[0].url: 1, servers[1].url: 1}
     assert llm.name == f"openai:{MODEL_ALIAS}"  # one cache for the replicas
 
 

@@ -28,6 +28,7 @@ class EndpointPool:
         self.endpoints = list(endpoints)
         self.served = dict.fromkeys((e.base_url for e in self.endpoints), 0)  # completed requests per endpoint
         self._in_flight = dict.fromkeys(self.served, 0)
+        self.peak_in_flight = dict.fromkeys(self.served, 0)  # most requests an endpoint held at once
         self._failed: dict[str, LLMUnavailable] = {}
         self._model: str | None = None
         self._free = threading.Condition()
@@ -73,6 +74,8 @@ class EndpointPool:
                 if open_:
                     chosen = min(open_, key=lambda e: self._in_flight[e.base_url] / e.concurrency)
                     self._in_flight[chosen.base_url] += 1
+                    self.peak_in_flight[chosen.base_url] = max(self.peak_in_flight[chosen.base_url],
+                                                               self._in_flight[chosen.base_url])
                     return chosen
                 self._free.wait()
 
