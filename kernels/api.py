@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -95,7 +96,7 @@ def _resolve(backend: str, tensor: Any) -> str:
         return backend
     if tensor is not None:
         return "triton" if tensor.is_cuda and _has_triton() else "cpu"
-    if "torch" not in sys.modules and (importlib.util.find_spec("torch") is None or not _gpu_device_files()):
+    if "torch" not in sys.modules and (not _torch_installed() or not _gpu_device_files()):
         return "cpu"  # no CUDA to find: spare the seconds of importing torch
     return "triton" if _torch().cuda.is_available() and _has_triton() else "cpu"
 
@@ -107,6 +108,12 @@ def _is_real(seeds: Any, is_torch: bool) -> bool:
     return np.issubdtype(seeds.dtype, np.integer) or np.issubdtype(seeds.dtype, np.floating)
 
 
+@cache
+def _torch_installed() -> bool:
+    return importlib.util.find_spec("torch") is not None
+
+
+@cache
 def _gpu_device_files() -> bool:
     """False only where CUDA surely is absent: a Linux host without the NVIDIA driver's control
     device (or WSL's GPU device); elsewhere torch must be asked."""

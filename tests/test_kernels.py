@@ -260,3 +260,29 @@ def test_auto_on_a_host_without_gpu_devices_leaves_torch_unimported() -> None:
     code = ("import sys, kernels.api as api; api._gpu_device_files = lambda: False; "
             "assert api._resolve('auto', None) == 'cpu'; assert 'torch' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[1])
+
+
+def test_local_renumbering_is_a_permutation_that_brings_neighbours_close() -> None:
+    """The CPU backend iterates on a renumbered copy: node i there is node order[i] here."""
+    n = 400
+    rng = np.random.default_rng(20)
+    band = sp.diags([np.ones(n - 1), np.ones(n - 1)], [-1, 1], format="csr")  # a path: bandwidth 1
+    shuffle = rng.permutation(n)
+    adjacency = band[shuffle][:, shuffle].tocsr()
+    local, order = kernels.prepare(adjacency).local()
+    assert sorted(order.tolist()) == list(range(n))
+    assert (local.adjacency != adjacency[order][:, order]).nnz == 0
+    coo = local.adjacency.tocoo()
+    assert np.abs(coo.row - coo.col).max() == 1  # the path is found again; shuffled it spans the graph
+    seeds = random_seeds(n, 2, 20)
+    assert np.abs(kernels.ppr(adjacency, seeds, backend="cpu") - prpack(adjacency, seeds, 0.5)).max() < 1e-6
+
+
+@pytest.mark.parametrize("fraction", [0.0, 1.0])
+def test_teleport_by_non_zeros_or_whole_seeds_match_prpack(monkeypatch: pytest.MonkeyPatch, fraction: float) -> None:
+    from kernels import cpu
+
+    monkeypatch.setattr(cpu, "TELEPORT_SPARSE_FRACTION", fraction)
+    adjacency = random_graph(300, 21)
+    seeds = random_seeds(300, 3, 21)
+    assert np.abs(kernels.ppr(adjacency, seeds, backend="cpu") - prpack(adjacency, seeds, 0.5)).max() < 1e-6

@@ -170,7 +170,7 @@ class _Builder:
     def encoder(self) -> Encoder:
         if self._encoder is None:
             self._encoder = Encoder(self.settings.embedding_model, self.settings.embed_batch_size,
-                                    self.settings.encoder)
+                                    self.settings.encoder, bulk=True)
         return self._encoder
 
     @property
