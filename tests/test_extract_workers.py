@@ -10,8 +10,9 @@ import pytest
 
 from hippo import indexer
 from hippo.corpus import read_passages
-from hippo.extract.spacy_ie import SpacyExtractor
+from hippo.extract.spacy_ie import SpacyExtractor, _extract_doc, extract_texts
 from hippo.indexer import Indexer
+from hippo.models import load_spacy
 from hippo.snapshot import load_snapshot
 from hippo.stats import index_stats
 from tests.conftest import SAMPLE
@@ -28,6 +29,21 @@ def test_worker_processes_extract_what_one_process_does() -> None:
     finally:
         parallel.close()
     assert any(e.triples for e in serial)
+
+
+def test_lemmas_made_on_demand_give_the_lemmatizer_s_triples() -> None:
+    """extract_texts skips the pipeline's lemmatizer and lemmatizes the few tokens relations need."""
+    path = SAMPLE / "encyclopedia.json"
+    _, passages = read_passages(path, path.read_bytes(), 120, 1)
+    nlp = load_spacy()
+    full = [_extract_doc(doc, p.title) for doc, p in zip(nlp.pipe(p.text for p in passages), passages, strict=True)]
+    assert extract_texts([(p.text, p.title) for p in passages]) == full
+    relations = {t.relation for e in full for t in e.triples}
+    assert {"bear in", "design by"} <= relations  # lemmas: "born" -> "bear", "designed" -> "design"
+
+
+def test_spacy_multiplies_matrices_through_numpy() -> None:
+    assert not load_spacy().get_pipe("ner").model.ops.use_blis
 
 
 def test_parallel_index_equals_serial(

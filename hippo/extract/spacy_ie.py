@@ -18,6 +18,8 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
+from threadpoolctl import threadpool_limits
+
 from hippo.corpus import Passage
 from hippo.extract.base import Extraction, Triple, normalize_entity, normalize_relation
 from hippo.models import load_spacy
@@ -28,6 +30,9 @@ _OBJECT_DEPS = {"dobj", "attr", "oprd", "dative", "acomp"}
 _TITLE_PRONOUNS = {"he", "she", "it", "they", "his", "her", "its", "their", "him", "them"}
 _SKIPPED_ENTITY_LABELS = {"CARDINAL", "ORDINAL", "PERCENT", "QUANTITY", "MONEY"}
 CHUNK_PASSAGES = 16  # passages a worker takes at a time: small enough that workers finish together
+# Relations need the lemmas of a few tokens (verbs and their nouns): made for those alone, as the
+# pipeline's lemmatizer would make them, instead of for every token (7% of the pipeline's time).
+LAZY_PIPE = "lemmatizer"
 MAX_PIECE_CHARS = 100_000  # spaCy needs about 1 GB per 100,000 characters; its own limit is 1,000,000
 
 
@@ -98,8 +103,10 @@ def _start_worker(parent: int) -> None:
     installed, ~490 MB per worker, though `en_core_web_sm` never uses it: a None entry in
     `sys.modules` makes that import fail as if torch were absent), and starts a watcher thread
     that ends this worker once its parent is gone (a `kill -9` of the indexer would otherwise
-    leave idle workers holding the model)."""
+    leave idle workers holding the model); and runs numpy's BLAS (spaCy's matrix products, see
+    `load_spacy`) on one thread."""
     sys.modules.setdefault("torch", None)  # type: ignore[assignment]
+    threadpool_limits(1, user_api="blas")  # one thread a worker: the workers already fill the cores
 
     def watch() -> None:
         while os.getppid() == parent:
@@ -116,7 +123,7 @@ def extract_texts(items: Sequence[tuple[str, str]], batch_size: int = 64) -> lis
     limit = min(MAX_PIECE_CHARS, nlp.max_length)
     pieces = [(i, piece) for i, (text, _) in enumerate(items) for piece in text_pieces(text, limit)]
     parts: list[list[Extraction]] = [[] for _ in items]
-    docs = nlp.pipe((piece for _, piece in pieces), batch_size=batch_size)
+    docs = nlp.pipe((piece for _, piece in pieces), batch_size=batch_size, disable=[LAZY_PIPE])
     for (i, _), doc in zip(pieces, docs, strict=True):
         parts[i].append(_extract_doc(doc, items[i][1]))
     return [_merge(extractions) for extractions in parts]
@@ -179,7 +186,7 @@ def _verb_triples(verb: Any, entity_by_token: dict[int, str], title: str) -> Ite
     subjects = [s for s in subjects if s]
     if not subjects:
         return
-    lemma = verb.lemma_.lower()
+    lemma = _lemma(verb)
     for relation, obj in _objects(verb, lemma):
         name = _argument(obj, entity_by_token, title, subject=False)
         if not name:
@@ -207,7 +214,7 @@ def _objects(verb: Any, lemma: str) -> Iterator[tuple[str, Any]]:
     for child in verb.children:
         if child.dep_ in _OBJECT_DEPS:
             yield lemma, child
-            head = f"{lemma} {child.lemma_.lower()}" if child.pos_ in ("NOUN", "ADJ") else lemma
+            head = f"{lemma} {_lemma(child)}" if child.pos_ in ("NOUN", "ADJ") else lemma
             yield from ((f"{head} {p.text.lower()}", o) for p, o in _prepositional(child))
         elif child.dep_ == "agent":
             yield from ((f"{lemma} by", o) for o in child.children if o.dep_ == "pobj")
@@ -215,10 +222,15 @@ def _objects(verb: Any, lemma: str) -> Iterator[tuple[str, Any]]:
             for obj in (o for o in child.children if o.dep_ == "pobj"):
                 yield f"{lemma} {child.text.lower()}", obj
                 if obj.pos_ == "NOUN":
-                    nested = f"{lemma} {child.text.lower()} {obj.lemma_.lower()}"
+                    nested = f"{lemma} {child.text.lower()} {_lemma(obj)}"
                     yield from ((f"{nested} {p.text.lower()}", o) for p, o in _prepositional(obj))
         for conj in (c for c in child.children if c.dep_ == "conj") if child.dep_ in _OBJECT_DEPS else ():
             yield lemma, conj
+
+
+def _lemma(token: Any) -> str:
+    """The token's lowercased lemma; made now where the pipeline skipped LAZY_PIPE."""
+    return (token.lemma_ or load_spacy().get_pipe(LAZY_PIPE).lemmatize(token)[0]).lower()
 
 
 def _prepositional(noun: Any) -> Iterator[tuple[Any, Any]]:
