@@ -9,7 +9,7 @@ import pytest
 from sklearn.neighbors import NearestNeighbors
 
 from hippo.ann import build_ann
-from hippo.graph import SYNONYM_ROW_BLOCK, add_synonym_pairs, synonym_pairs
+from hippo.graph import SYNONYM_ROW_BLOCK, add_synonym_pairs, sparse_nonzero, synonym_pairs
 
 
 def _reference(vectors: np.ndarray, k: int, threshold: float) -> set[tuple[int, int]]:
@@ -114,3 +114,12 @@ def test_nothing_added_keeps_the_pairs() -> None:
     pairs = np.array(full).reshape(-1, 3)
     kept = add_synonym_pairs(vectors, pairs, np.zeros(0, dtype=np.int64), 3, 0.7)
     assert [(i, j) for i, j, _ in kept] == [(i, j) for i, j, _ in full]
+
+
+@pytest.mark.parametrize("shape", [(1, 1), (3, 5), (7, 13), (64, 257), (300, 4099)])
+@pytest.mark.parametrize("density", [0.0, 0.001, 0.3, 1.0])
+def test_sparse_nonzero_equals_numpy_nonzero(shape: tuple[int, int], density: float) -> None:
+    mask = np.random.default_rng(shape[0] * shape[1]).random(shape) < density
+    got = sparse_nonzero(mask)
+    expected = np.nonzero(mask)
+    assert np.array_equal(got[0], expected[0]) and np.array_equal(got[1], expected[1])
