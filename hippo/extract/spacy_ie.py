@@ -106,6 +106,7 @@ def _start_worker(parent: int) -> None:
     leave idle workers holding the model); and runs numpy's BLAS (spaCy's matrix products, see
     `load_spacy`) on one thread."""
     sys.modules.setdefault("torch", None)  # type: ignore[assignment]
+    import numpy  # noqa: F401  # loaded now (a worker of `python -m hippo` has not yet), so the limit reaches it
     threadpool_limits(1, user_api="blas")  # one thread a worker: the workers already fill the cores
 
     def watch() -> None:
