@@ -35,7 +35,6 @@ class Graph:
             self._walks[key] = transition(self.adjacency, self.out_weight, damping, key[1])
         return self._walks[key]
 
-
     def local(self) -> tuple[Graph, np.ndarray]:
         """This graph with its nodes renumbered so that neighbours sit near each other (reverse
         Cuthill-McKee), and ``order``: local node ``i`` is node ``order[i]`` here. Sparse products
