@@ -2,26 +2,37 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 
 import click
 
-from hippo.cli.ask import ask_command
-from hippo.cli.cache import cache_group
-from hippo.cli.eval import bench_command, eval_command
-from hippo.cli.export import export_command
-from hippo.cli.index import index_command, stats_command
-from hippo.cli.mcp import mcp_command
-from hippo.cli.neo4j import neo4j_group
-from hippo.cli.serve import serve_command
 from hippo.errors import HippoError
 
-COMMANDS: list[click.Command] = [index_command, stats_command, ask_command, eval_command, bench_command, neo4j_group,
-                               cache_group, export_command, serve_command, mcp_command]
+# Each command's module and attribute, imported only when the command runs (or help lists it):
+# importing `hippo.cli` stays light, and so does every OpenIE worker spawned from the `hippo`
+# console script, which re-imports the script and with it this module.
+COMMANDS: dict[str, str] = {
+    "index": "hippo.cli.index:index_command", "stats": "hippo.cli.index:stats_command",
+    "ask": "hippo.cli.ask:ask_command", "eval": "hippo.cli.eval:eval_command",
+    "bench": "hippo.cli.eval:bench_command", "neo4j": "hippo.cli.neo4j:neo4j_group",
+    "cache": "hippo.cli.cache:cache_group", "export": "hippo.cli.export:export_command",
+    "serve": "hippo.cli.serve:serve_command", "mcp": "hippo.cli.mcp:mcp_command",
+}
 
 
 class _FriendlyGroup(click.Group):
-    """Prints HippoError as one line (exit 2) and Ctrl-C as a short note (exit 130)."""
+    """Loads its commands on first use; prints HippoError as one line (exit 2) and Ctrl-C as a
+    short note (exit 130)."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands and cmd_name in COMMANDS:
+            module, attribute = COMMANDS[cmd_name].split(":")
+            self.add_command(getattr(importlib.import_module(module), attribute), cmd_name)
+        return super().get_command(ctx, cmd_name)
 
     def invoke(self, ctx: click.Context) -> object:
         try:
@@ -38,7 +49,3 @@ class _FriendlyGroup(click.Group):
 @click.version_option(package_name="hippo-rag")
 def main() -> None:
     """hippo: graph-based retrieval (HippoRAG 2 style), offline by default."""
-
-
-for _command in COMMANDS:
-    main.add_command(_command)
