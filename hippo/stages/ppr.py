@@ -5,7 +5,9 @@ a level a later stage adds), each seed's weight times its level's weight, on the
 snapshot node kind; `specificity` divides each node's seed by the number of passages that
 mention it. When no level seeds anything, the stage falls back to the dense ranking.
 Otherwise it adds the "passages" level: every passage node gets its dense score, min-max
-normalized, times `passage_weight`, so the question's own words still count.
+normalized, times `passage_weight`, so the question's own words still count. As every passage's
+score counts there, an ANN index over the passages scores those beyond its candidates from their
+8-bit codes (`RetrievalContext.similarities`, `every`).
 """
 
 from __future__ import annotations
@@ -57,7 +59,7 @@ class PPRStage(Stage):
         if not seeds.any():
             return None
         passages = np.arange(len(snapshot.passage_ids))
-        dense = min_max(ctx.dense_scores(state)) * self.passage_weight
+        dense = min_max(ctx.dense_scores(state, every=True)) * self.passage_weight
         state.levels[PASSAGE_LEVEL] = Level("passage", passages, dense)
         seeds[passages] += dense * state.level_weight(PASSAGE_LEVEL)
         return seeds
