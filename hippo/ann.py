@@ -10,11 +10,8 @@ added, mapped to snapshot rows by an array saved beside it. A query asks it for 
 `CANDIDATES` nearest units, scores them exactly against the snapshot's float32 vectors, and
 gives every other unit the query's mean cosine over all units (capped at the lowest
 candidate's): rankings keep the exact order of the units found, units beyond the candidates tie
-below them, and a min-max rescaling keeps its range and, on average, its mass, as the farthest
-unit (as the ANN finds it) is scored too. A caller that uses every unit's score (the `ppr`
-stage's passage prior, whose variation among the far passages carries recall) asks for the
-cosines to the other units' 8-bit codes instead: a scan of all codes, a quarter of the bytes of
-float32 but no faster to compute in numpy (~85 ms per query at 1M units on 2 cores).
+below them, and a min-max rescaling (the `ppr` stage's passage prior) keeps its range and, on
+average, its mass, as the farthest unit (as the ANN finds it) is scored too.
 
 faiss rather than usearch: usearch 2.26's extension crashes onnxruntime when imported before it.
 faiss is imported only where an ANN index is built or read (0.2 s), so small indexes never pay it.
@@ -33,7 +30,6 @@ UNIT_ARRAYS = ("passage_vectors", "entity_vectors", "fact_vectors")
 _NEIGHBOURS = 16  # HNSW links per node (M)
 _EXPANSION_ADD = 128  # efConstruction
 _EXPANSION_SEARCH = 2 * CANDIDATES  # efSearch
-_CODE_CHUNK = 1024  # codes decoded per step of `UnitIndex.code_similarities`: 1.5 MiB of float32 at 384 dims
 
 
 @dataclass
@@ -62,54 +58,20 @@ class UnitIndex:
             return labels
         return np.where(labels >= 0, self.rows[np.maximum(labels, 0)], -1)
 
-    def code_similarities(self, queries: np.ndarray) -> np.ndarray:
-        """(units, queries) inner products of each query with every unit's decoded 8-bit code, by
-        array row: q . (vmin + (code + 0.5) / 255 * vdiff) = q . vmin + (q * vdiff / 255) . (code + 0.5),
-        the (memory-mapped) codes read a chunk at a time: a quarter of the bytes of float32."""
-        import faiss
-
-        storage = faiss.downcast_index(self.hnsw.storage)
-        if storage.sq.qtype != faiss.ScalarQuantizer.QT_8bit:
-            raise ValueError(f"8-bit codes (QT_8bit) expected, not quantizer type {storage.sq.qtype}")
-        size, width = self.size, storage.code_size
-        codes = faiss.rev_swig_ptr(storage.codes.data(), size * width).reshape(size, width)
-        low, span = np.split(faiss.vector_to_array(storage.sq.trained), 2)
-        weights = np.ascontiguousarray(queries.T * (span / 255)[:, None], dtype=np.float32)  # (dim, queries)
-        scores = np.empty((size, queries.shape[0]), dtype=np.float32)
-        decoded = np.empty((min(_CODE_CHUNK, size), width), dtype=np.float32)  # stays in cache
-        for start in range(0, size, _CODE_CHUNK):
-            chunk = codes[start:start + _CODE_CHUNK]
-            np.copyto(decoded[:len(chunk)], chunk)
-            np.matmul(decoded[:len(chunk)], weights, out=scores[start:start + len(chunk)])
-        scores += queries @ low + 0.5 * weights.sum(axis=0)
-        if self.rows is None:
-            return scores
-        by_row = np.empty_like(scores)
-        by_row[self.rows] = scores
-        return by_row
-
-    def similarities(self, vectors: np.ndarray, queries: np.ndarray, every: bool = False) -> np.ndarray:
+    def similarities(self, vectors: np.ndarray, queries: np.ndarray) -> np.ndarray:
         """(units, queries) cosines like `vectors @ queries.T`: exact for each query's `CANDIDATES`
-        nearest units. With `every` (every unit's score counts, not only the top ones'), every other
-        unit gets the cosine to its 8-bit code (`code_similarities`: a few thousandths off, a scan
-        of all codes); without, the query's mean cosine over all units, except the farthest unit
-        found, scored exactly (so the range is kept). Either is capped at the lowest candidate's."""
+        nearest units and its farthest one found (so the range is kept); every other unit gets the
+        query's mean cosine over all units, capped at the lowest candidate's."""
         queries = np.ascontiguousarray(queries, dtype=np.float32)
         nearest = self.nearest_rows(queries, min(CANDIDATES, vectors.shape[0]))
-        if every:
-            scores, farthest = self.code_similarities(queries), np.empty((queries.shape[0], 0), dtype=np.int64)
-        else:
-            scores = np.empty((vectors.shape[0], queries.shape[0]), dtype=np.float32)
-            farthest = self.nearest_rows(-queries, 1)
+        farthest = self.nearest_rows(-queries, 1)
+        scores = np.empty((vectors.shape[0], queries.shape[0]), dtype=np.float32)
         for column, query in enumerate(queries):
             found = nearest[column][nearest[column] >= 0]
             rows = np.unique(np.concatenate([found, farthest[column][farthest[column] >= 0]]))  # sorted reads
             exact = np.asarray(vectors[rows]) @ query
             lowest = exact[np.isin(rows, found)].min(initial=np.inf)
-            if every:
-                np.minimum(scores[:, column], lowest, out=scores[:, column])
-            else:
-                scores[:, column] = min(float(self.mean @ query), lowest)
+            scores[:, column] = min(float(self.mean @ query), lowest)
             scores[rows, column] = exact
         return scores
 

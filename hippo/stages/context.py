@@ -4,10 +4,9 @@ Query vectors and similarities are cached in each question's state keyed by quer
 a query a stage appends is encoded and scored the next time any stage asks, and none is
 computed twice. Several queries' scores are combined by `scoring.combine_queries`. A unit set with an ANN index
 in the snapshot (`hippo.ann`: passages, entities or facts past the index's `ann_threshold`) is
-searched through it; smaller ones exactly. A caller that uses every unit's score, not only the
-top ones' (the `ppr` stage's passage prior), asks with `every`: an ANN index then scores the units
-beyond its candidates from their 8-bit codes (a scan of all codes) rather than giving them the
-query's mean cosine.
+searched through it; smaller ones exactly. A stage that needs more than the ANN's top scores
+(the `ppr` stage's passage prior) asks `approximate` whether a unit set's scores were, and
+`exact_scores` for the few units it rescores.
 """
 
 from __future__ import annotations
@@ -113,38 +112,45 @@ class RetrievalContext:
                 state.cache["vector", text] = vector
         return np.stack([state.cache["vector", q.text] for q in state.queries])
 
-    def similarities(self, state: RetrievalState, units: str, every: bool = False) -> list[np.ndarray]:
-        """Per query, the cosine of every unit ("passages", "facts" or "entities") to it; `every`:
-        the caller uses every unit's score, not only the top ones' (see the module's note)."""
-        every = every and UNIT_VECTORS[units] in self.snapshot.ann  # exact search: one kind of scores
-        complete = f"{units} every"
-
-        def key(text: str) -> tuple[str, str]:
-            """Where the scores of `text` are kept: those asked for with `every` serve the top ones too."""
-            return (complete, text) if every or (complete, text) in state.cache else (units, text)
-
-        missing = list(dict.fromkeys(q.text for q in state.queries if key(q.text) not in state.cache))
+    def similarities(self, state: RetrievalState, units: str) -> list[np.ndarray]:
+        """Per query, the cosine of every unit ("passages", "facts" or "entities") to it."""
+        missing = list(dict.fromkeys(q.text for q in state.queries if (units, q.text) not in state.cache))
         if missing:
             self.query_vectors(state)
-            scores = self.search(units, np.stack([state.cache["vector", text] for text in missing]), every)
+            scores = self.search(units, np.stack([state.cache["vector", text] for text in missing]))
             for column, text in enumerate(missing):
-                state.cache[key(text)] = scores[:, column]
-        return [state.cache[key(q.text)] for q in state.queries]
+                state.cache[units, text] = scores[:, column]
+        return [state.cache[units, q.text] for q in state.queries]
 
-    def search(self, units: str, queries: np.ndarray, every: bool = False) -> np.ndarray:
+    def search(self, units: str, queries: np.ndarray) -> np.ndarray:
         """(units, queries) cosines of every unit ("passages", "facts" or "entities") to each query
-        vector: exact, or through the unit set's ANN index when the snapshot has one (`every`: see
-        `hippo.ann.UnitIndex.similarities`)."""
+        vector: exact, or through the unit set's ANN index when the snapshot has one."""
         array = UNIT_VECTORS[units]
         vectors = getattr(self.snapshot, array)
         if (index := self.snapshot.ann.get(array)) is not None:
-            return index.similarities(vectors, queries, every)
+            return index.similarities(vectors, queries)
         return np.asarray(vectors @ queries.T)
 
-    def scores(self, state: RetrievalState, units: str, every: bool = False) -> np.ndarray:
-        """Every unit's score against all the state's queries (weighted max, see `scoring`)."""
-        return combine_queries(self.similarities(state, units, every), [q.weight for q in state.queries])
+    def approximate(self, units: str) -> bool:
+        """Whether `search` scores the units ("passages", "facts" or "entities") through an ANN
+        index, so that only the nearest ones get their exact cosine (see `hippo.ann`)."""
+        return UNIT_VECTORS[units] in self.snapshot.ann
 
-    def dense_scores(self, state: RetrievalState, every: bool = False) -> np.ndarray:
-        """Every passage's dense score against the state's queries (`every`: see the module's note)."""
-        return self.scores(state, "passages", every)
+    def exact_scores(self, state: RetrievalState, units: str, rows: np.ndarray) -> np.ndarray:
+        """The exact scores of the units ("passages", "facts" or "entities") at `rows` against all
+        the state's queries, combined as `scores` combines them: one read of those rows of the
+        (memory-mapped) float32 vectors, in row order, whatever `search` does."""
+        order = np.argsort(rows)
+        vectors = np.asarray(getattr(self.snapshot, UNIT_VECTORS[units])[rows[order]])
+        combined = combine_queries(list((vectors @ self.query_vectors(state).T).T), [q.weight for q in state.queries])
+        scores = np.empty_like(combined)
+        scores[order] = combined
+        return scores
+
+    def scores(self, state: RetrievalState, units: str) -> np.ndarray:
+        """Every unit's score against all the state's queries (weighted max, see `scoring`)."""
+        return combine_queries(self.similarities(state, units), [q.weight for q in state.queries])
+
+    def dense_scores(self, state: RetrievalState) -> np.ndarray:
+        """Every passage's dense score against the state's queries."""
+        return self.scores(state, "passages")

@@ -5,9 +5,16 @@ a level a later stage adds), each seed's weight times its level's weight, on the
 snapshot node kind; `specificity` divides each node's seed by the number of passages that
 mention it. When no level seeds anything, the stage falls back to the dense ranking.
 Otherwise it adds the "passages" level: every passage node gets its dense score, min-max
-normalized, times `passage_weight`, so the question's own words still count. As every passage's
-score counts there, an ANN index over the passages scores those beyond its candidates from their
-8-bit codes (`RetrievalContext.similarities`, `every`).
+normalized, times `passage_weight`, so the question's own words still count.
+
+When the passages were searched through an ANN index (`hippo.ann`), only the nearest ones got
+their exact cosine and the rest the query's mean, so the prior misses the variation among the far
+passages. PPR is linear in its reset vector, and a node's own teleport share of it is
+(1 - damping) x its weight / the weights' sum, so after PPR the stage adds that share of the
+missing prior, (1 - damping) x (exact prior - prior used) / the reset's sum, to each of the
+`exact_prior` top passages (their exact cosines: that many dot products, whatever the corpus
+size) before ranking; what would flow on from them through the graph is left out. With exact
+search nothing changes.
 """
 
 from __future__ import annotations
@@ -44,6 +51,7 @@ class PPRStage(Stage):
     tol: float = setting(3e-5, gt=0)  # L1 change per step that stops PPR: the top 10 of a converged run (measured)
     precision: Literal["float32", "float64"] = "float32"  # float32 keeps the top ranks of float64, faster
     backend: Literal["auto", "cpu", "push", "triton"] = "auto"
+    exact_prior: int = setting(100, ge=0)  # top passages whose prior is corrected after an ANN search (0: none)
 
     def personalization(self, state: RetrievalState, ctx: RetrievalContext) -> np.ndarray | None:
         """The reset vector over all nodes (float64), or None when no level seeds a node."""
@@ -59,7 +67,7 @@ class PPRStage(Stage):
         if not seeds.any():
             return None
         passages = np.arange(len(snapshot.passage_ids))
-        dense = min_max(ctx.dense_scores(state, every=True)) * self.passage_weight
+        dense = min_max(ctx.dense_scores(state)) * self.passage_weight
         state.levels[PASSAGE_LEVEL] = Level("passage", passages, dense)
         seeds[passages] += dense * state.level_weight(PASSAGE_LEVEL)
         return seeds
@@ -96,6 +104,7 @@ class PPRStage(Stage):
     ) -> dict[str, Any]:
         snapshot = ctx.snapshot
         offset = len(snapshot.passage_ids)
+        corrected = self._correct_prior(state, ctx, scores, reset)
         state.ranking = rank_by_scores(np.asarray(scores[:offset]), max(self.candidates, state.top_k))
         top_nodes = rank_by_scores(np.asarray(scores), TOP_NODES)
         passages = iter(ctx.passages([n for n, _ in top_nodes if n < offset]))
@@ -108,7 +117,27 @@ class PPRStage(Stage):
                 else {"node": snapshot.node_label(n)[1], "kind": snapshot.node_label(n)[0], "score": round(s, 6)}
                 for n, s in top_nodes
             ],
+            **({"exact_prior": corrected} if corrected else {}),
         }
+
+    def _correct_prior(
+        self, state: RetrievalState, ctx: RetrievalContext, scores: np.ndarray, reset: np.ndarray
+    ) -> int:
+        """Adds to the PPR `scores` (in place) of the `exact_prior` top passages their own share of
+        the prior an approximate passage search left out (see the module's note); returns how many
+        passages it corrected: none with exact search, whose scores stay as PPR gave them."""
+        if not self.exact_prior or not ctx.approximate("passages"):
+            return 0
+        used = ctx.dense_scores(state)
+        low, high = float(used.min()), float(used.max())
+        if high - low < 1e-12:  # `min_max` gave every passage the same prior
+            return 0
+        top = rank_by_scores(np.asarray(scores[:len(ctx.snapshot.passage_ids)]), self.exact_prior)
+        rows = np.fromiter((n for n, _ in top), dtype=np.int64, count=len(top))
+        scale = self.passage_weight * state.level_weight(PASSAGE_LEVEL) / (high - low)  # cosine -> reset weight
+        missing = (ctx.exact_scores(state, "passages", rows) - used[rows]) * scale
+        scores[rows] += (1 - self.damping) * missing / reset.sum()
+        return rows.size
 
     def _fallback(self, state: RetrievalState, ctx: RetrievalContext) -> dict[str, Any]:
         state.ranking = rank_by_scores(ctx.dense_scores(state), max(self.candidates, state.top_k))
