@@ -65,6 +65,7 @@ class GraphSnapshot:
     info: dict[str, object]
     names: Any = field(default=None, repr=False, compare=False)  # automaton over entity_names (hippo.names)
     ann: dict[str, UnitIndex] = field(default_factory=dict, repr=False, compare=False)  # by unit array (hippo.ann)
+    derived: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)  # in-memory caches, never saved
 
     def __post_init__(self) -> None:
         if self.names is None:

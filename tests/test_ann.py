@@ -3,14 +3,17 @@ the exact search's top results, and absent (exact search) below it."""
 
 from __future__ import annotations
 
+import copy
 import json
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from click.testing import CliRunner
 
+import kernels
 from hippo import ann
 from hippo.ann import CANDIDATES, UNIT_ARRAYS, build_ann
 from hippo.api import Hippo
@@ -18,9 +21,10 @@ from hippo.cli import main
 from hippo.config import IndexSettings
 from hippo.errors import IndexFormatError
 from hippo.snapshot import current_generation, load_snapshot, save_snapshot, unit_ann
+from hippo.stages import ppr as ppr_stage
 from hippo.stages.context import RetrievalContext
 from hippo.stages.link import LinkStage
-from hippo.stages.ppr import PPRStage
+from hippo.stages.ppr import PPRStage, _linear
 from hippo.stages.state import RetrievalState
 from hippo.store import IndexStore
 from tests.conftest import SAMPLE, SAMPLE_QUESTIONS
@@ -86,6 +90,54 @@ def test_the_ppr_stage_corrects_its_top_passages_for_the_prior_the_ann_left_out(
         assert [n for n, _ in got[:5]] == [n for n, _ in want[:5]], question
         distance = [sum(abs(dict(scores)[n] - score) for n, score in want) for scores in (got, uncorrected)]
         assert distance[0] <= 0.5 * distance[1], (question, distance)
+
+
+@pytest.mark.parametrize(("backend", "tol", "rtol"), [("cpu", 1e-12, 1e-9), ("push", 1e-10, 1e-6)])
+def test_ppr_taken_back_to_its_linear_form_adds_up_with_dangling_nodes(backend: str, tol: float, rtol: float) -> None:
+    """kernels.ppr normalizes its seeds and returns dangling mass along them, so it does not add
+    up; `_linear` of it does: the PPR of a + b is the sum of those of a and b."""
+    rng = np.random.default_rng(1)
+    dense = rng.random((40, 40)) * (rng.random((40, 40)) < 0.15)
+    dense[:4] = 0.0  # dangling nodes
+    graph = kernels.prepare(sp.csr_matrix(dense))
+
+    def linear(seeds: np.ndarray) -> np.ndarray:
+        walked = kernels.ppr(graph, seeds, damping=0.5, tol=tol, backend=backend).astype(np.float64)
+        return _linear(walked, seeds.sum(), 0.5, np.flatnonzero(graph.out_weight <= 0))
+
+    a, b = rng.random(40), np.where(rng.random(40) < 0.2, 3.0, 0.0)
+    np.testing.assert_allclose(linear(a + b), linear(a) + linear(b), rtol=rtol)
+    normalized = [kernels.ppr(graph, seeds, damping=0.5, tol=1e-12, backend="cpu") for seeds in (a, b, a + b)]
+    assert not np.allclose(normalized[2] * (a + b).sum(), normalized[0] * a.sum() + normalized[1] * b.sum(), rtol=1e-3)
+
+
+def test_the_ppr_stage_pushes_the_sparse_part_of_an_ann_reset_and_adds_the_shared_prior(
+    sample_index: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ANN on, 4 candidates: with `backend` "auto" the `ppr` stage runs forward push on the reset
+    less the prior most passages share, and adds that prior times the PPR of all passages (linear
+    in the seeds once dangling mass is taken back). Its scores are power iteration's on the same
+    reset within push's tolerance, with the same top 5 for every sample question."""
+    index = _with_ann(sample_index, tmp_path, threshold=1)
+    monkeypatch.setattr(ann, "CANDIDATES", 4)
+    ctx = RetrievalContext(index)
+    calls: list[str] = []  # kernels.ppr's backends, then "push" for each forward push of a sparse part
+    ppr, push = kernels.ppr, ppr_stage.forward_push
+    monkeypatch.setattr(kernels, "ppr", lambda *args, **kw: calls.append(kw["backend"]) or ppr(*args, **kw))
+    monkeypatch.setattr(ppr_stage, "forward_push", lambda *args: calls.append("push") or push(*args))
+    questions = [json.loads(line)["question"] for line in SAMPLE_QUESTIONS.read_text().splitlines()]
+    linked = [LinkStage().run(RetrievalState(question=question), ctx) for question in questions]
+    batched = PPRStage(exact_prior=0).run_batch(copy.deepcopy(linked), ctx)
+    assert calls[0] == "cpu" and set(calls[1:]) == {"push"}, calls  # the PPR of all passages, then pushes
+    for question, state, in_batch in zip(questions, linked, batched, strict=True):
+        want = PPRStage(backend="cpu", tol=1e-10, precision="float64", exact_prior=0).run(copy.deepcopy(state), ctx)
+        calls.clear()
+        got = PPRStage(exact_prior=0).run(state, ctx)
+        assert in_batch.ranking == got.ranking, question
+        assert calls and set(calls) == {"push"}, calls  # the PPR of all passages is kept
+        assert [p for p, _ in got.ranking[:5]] == [p for p, _ in want.ranking[:5]], question
+        distance = sum(abs(dict(got.ranking)[p] - score) for p, score in want.ranking)
+        assert distance < 1e-4, (question, distance)
 
 
 def _with_ann(sample_index: Path, tmp_path: Path, threshold: int) -> Path:

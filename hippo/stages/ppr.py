@@ -15,11 +15,19 @@ missing prior, (1 - damping) x (exact prior - prior used) / the reset's sum, to 
 `exact_prior` top passages (their exact cosines: that many dot products, whatever the corpus
 size) before ranking; what would flow on from them through the graph is left out. With exact
 search nothing changes.
+
+The same linearity makes PPR local under ANN (`backend` "auto"): all passages but the nearest
+ones share one reset weight w0, so reset = sparse + w0 x (1 on every passage), and PPR(reset) is
+PPR(sparse) by forward push (`push_tol`; its edge work does not grow with the graph) plus w0 times
+PPR(1 on every passage), computed once per snapshot and damping by power iteration and kept in
+memory. kernels.ppr normalizes its seeds and returns dangling mass along them, so each part is
+taken back to the linear (1 - d)(I - d P^T)^-1 seeds before the parts are added (`_linear`).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -33,9 +41,12 @@ from hippo.stages.registry import register_stage
 from hippo.stages.scoring import min_max, rank_by_scores
 from hippo.stages.stage import Stage, setting
 from hippo.stages.state import Level, RetrievalState
+from kernels.push import forward_push
 
 PASSAGE_LEVEL = "passages"
 TOP_NODES = 10
+PASSAGE_MASS_TOL = 1e-10  # power iteration's L1 step change for the one-off PPR of all passages
+MODE_SAMPLE = 1024  # passages sampled to find the prior most of them share
 
 
 @register_stage
@@ -52,6 +63,7 @@ class PPRStage(Stage):
     precision: Literal["float32", "float64"] = "float32"  # float32 keeps the top ranks of float64, faster
     backend: Literal["auto", "cpu", "push", "triton"] = "auto"
     exact_prior: int = setting(100, ge=0)  # top passages whose prior is corrected after an ANN search (0: none)
+    push_tol: float = setting(3e-6, gt=0)  # forward push threshold (reset units) for the sparse part of an ANN reset
 
     def personalization(self, state: RetrievalState, ctx: RetrievalContext) -> np.ndarray | None:
         """The reset vector over all nodes (float64), or None when no level seeds a node."""
@@ -94,10 +106,60 @@ class PPRStage(Stage):
 
     def _ppr(self, ctx: RetrievalContext, reset: np.ndarray) -> np.ndarray:
         try:
+            if self.backend == "auto" and ctx.approximate("passages"):
+                return self._decomposed(ctx, reset)
             return kernels.ppr(ctx.snapshot.ppr_graph, reset.astype(self.precision), damping=self.damping, tol=self.tol,
                                backend=self.backend)
         except ValueError as err:
             raise HippoError(f"stage 'ppr': {err}") from None
+
+    def _decomposed(self, ctx: RetrievalContext, reset: np.ndarray) -> np.ndarray:
+        """PPR of the (n,) or (n, b) `reset` as PPR(sparse part) by push plus each column's shared
+        passage weight times the snapshot's PPR of all passages (see the module's note)."""
+        passages = len(ctx.snapshot.passage_ids)
+        columns = reset.reshape(reset.shape[0], -1)
+        scores = np.empty(columns.shape, dtype=self.precision)
+        for j, column in enumerate(columns.T):
+            shared = _most_common(column[:passages])
+            nodes = np.concatenate([np.flatnonzero(column[:passages] != shared),
+                                    passages + np.flatnonzero(column[passages:])])
+            weights = column[nodes] - np.where(nodes < passages, shared, 0.0)
+            total = shared * self._derived(ctx, "passage mass", self._passage_mass)
+            total += self._pushed(ctx, nodes[weights > 0], weights[weights > 0])
+            total -= self._pushed(ctx, nodes[weights < 0], -weights[weights < 0])  # push takes non-negative seeds
+            scores[:, j] = total / total.sum()
+        return scores.reshape(reset.shape)
+
+    def _pushed(self, ctx: RetrievalContext, nodes: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        """`_linear` PPR of positive `weights` on `nodes` by one forward push, its threshold
+        `push_tol` in the reset's own units (a part of little mass needs little work). It calls
+        kernels.push on the seeds' non-zeros: kernels.ppr's checks and copies of every node cost
+        as much as the push itself on a 1M-node graph."""
+        graph = ctx.snapshot.ppr_graph
+        walked = np.zeros(graph.shape[0])
+        if nodes.size:
+            mass = float(weights.sum())
+            threshold = (self.push_tol / mass) * self._derived(ctx, "degrees", _degrees)
+            forward_push(graph.adjacency, graph.out_weight, nodes, weights / mass, self.damping, threshold, walked)
+            _linear(walked, mass, self.damping, self._derived(ctx, "dangling", _dangling))
+        return walked
+
+    def _passage_mass(self, ctx: RetrievalContext) -> np.ndarray:
+        """`_linear` PPR of 1 on every passage, by power iteration."""
+        snapshot = ctx.snapshot
+        ones = np.zeros(snapshot.node_count)
+        ones[:len(snapshot.passage_ids)] = 1.0
+        walked = kernels.ppr(snapshot.ppr_graph, ones, damping=self.damping, tol=PASSAGE_MASS_TOL, backend="cpu")
+        return _linear(walked, len(snapshot.passage_ids), self.damping, self._derived(ctx, "dangling", _dangling))
+
+    def _derived(
+        self, ctx: RetrievalContext, name: str, compute: Callable[[RetrievalContext], np.ndarray]
+    ) -> np.ndarray:
+        """`compute(ctx)`, computed once per snapshot (and damping) and kept on it in memory."""
+        key = ("ppr", name, self.damping)
+        if key not in ctx.snapshot.derived:
+            ctx.snapshot.derived[key] = compute(ctx)
+        return ctx.snapshot.derived[key]
 
     def _rank(
         self, state: RetrievalState, ctx: RetrievalContext, scores: np.ndarray, reset: np.ndarray
@@ -142,6 +204,34 @@ class PPRStage(Stage):
     def _fallback(self, state: RetrievalState, ctx: RetrievalContext) -> dict[str, Any]:
         state.ranking = rank_by_scores(ctx.dense_scores(state), max(self.candidates, state.top_k))
         return {"fallback": "dense (no fact or entity linked)"}
+
+
+def _linear(walked: np.ndarray, mass: float | np.ndarray, damping: float, dangling: np.ndarray) -> np.ndarray:
+    """(1 - d)(I - d P^T)^-1 seeds, linear in them, from `walked` (scaled in place), kernels' PPR
+    of (n,) or (n, b) seeds of total `mass` (per column) on a graph whose `dangling` nodes have no
+    out-edges: kernels normalize the seeds and send dangling mass back along them, so `walked` is
+    that times a factor, which summing the fixed point gives from its dangling mass w_D:
+    (1 - d) mass / (1 - d + d w_D)."""
+    walked *= (1 - damping) * mass / (1 - damping + damping * walked[dangling].sum(axis=0))
+    return walked
+
+
+def _degrees(ctx: RetrievalContext) -> np.ndarray:
+    """Each PPR graph node's out-degree, at least 1 (forward push's threshold per unit of tol)."""
+    return np.maximum(np.diff(ctx.snapshot.ppr_graph.adjacency.indptr), 1)
+
+
+def _dangling(ctx: RetrievalContext) -> np.ndarray:
+    """The PPR graph's nodes without out-edges."""
+    return np.flatnonzero(ctx.snapshot.ppr_graph.out_weight <= 0)
+
+
+def _most_common(values: np.ndarray) -> float:
+    """The value most of `values` share, judged on an even sample of about `MODE_SAMPLE` of them (the
+    far passages' prior under ANN); any value keeps the decomposition exact, this one keeps it sparse."""
+    sample = values[::max(1, values.size // MODE_SAMPLE)]
+    distinct, counts = np.unique(sample, return_counts=True)
+    return float(distinct[np.argmax(counts)])
 
 
 def _level_summary(state: RetrievalState, ctx: RetrievalContext, name: str, level: Level) -> dict[str, Any]:
