@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cached_property
 from itertools import pairwise
 
 import numpy as np
@@ -9,6 +10,7 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import reverse_cuthill_mckee
 
 from kernels.cpu import transition
+from kernels.push import push_degrees
 from kernels.validate import check_graph
 
 
@@ -26,6 +28,16 @@ class Graph:
     @property
     def shape(self) -> tuple[int, int]:
         return self.adjacency.shape
+
+    @cached_property
+    def dangling(self) -> np.ndarray:
+        """The nodes without out-weight (their walk mass returns along the seeds)."""
+        return np.flatnonzero(self.out_weight <= 0)
+
+    @cached_property
+    def push_degrees(self) -> np.ndarray:
+        """``kernels.push.push_degrees`` of the adjacency (a forward push's threshold per unit of tolerance)."""
+        return push_degrees(self.adjacency)
 
     def walk(self, damping: float, dtype: np.dtype) -> sp.csr_matrix:
         """``damping * P`` as CSR in ``dtype``, ``P`` the row-normalized adjacency; rows with zero out-weight

@@ -60,13 +60,18 @@ def _row_slots(indptr: np.ndarray, rows: np.ndarray) -> np.ndarray:
     return np.repeat(starts - ends + counts, counts) + np.arange(ends[-1] if ends.size else 0)
 
 
+def push_degrees(adjacency: sp.csr_matrix) -> np.ndarray:
+    """Each node's out-degree, at least 1: a node's push threshold is the tolerance times this."""
+    return np.maximum(np.diff(adjacency.indptr), 1)
+
+
 def ppr_push(
     adjacency: sp.csr_matrix, out_weight: np.ndarray, seeds: np.ndarray, damping: float, eps: float
 ) -> np.ndarray:
     """Forward push for each column of (n, b) unit ``seeds``, the columns spread over the cores; result
     in the seeds' dtype, column-major (each column is written whole: a column of a row-major (n, b)
     array is one cache miss per entry, which cost more than a push itself)."""
-    threshold = eps * np.maximum(np.diff(adjacency.indptr), 1)
+    threshold = eps * push_degrees(adjacency)
     columns, nodes = np.nonzero(seeds.T)  # by column, then node
     bounds = np.searchsorted(columns, np.arange(seeds.shape[1] + 1))
     result = np.empty(seeds.shape[::-1], dtype=seeds.dtype)  # (b, n): a contiguous row per column

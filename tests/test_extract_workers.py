@@ -62,7 +62,7 @@ def test_parallel_index_equals_serial(
 def test_the_command_line_module_imports_no_command_until_one_runs() -> None:
     """A worker spawned from the `hippo` console script re-imports the script, hence `hippo.cli`:
     that import must not pull in the commands' libraries (it once cost each worker ~120 MiB and
-    a quarter of OpenIE's speed)."""
+    its start-up ~2 s)."""
     probe = "import sys, hippo.cli; print(' '.join(sorted(sys.modules)))"
     run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     loaded = set(run.stdout.split())

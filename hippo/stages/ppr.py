@@ -139,9 +139,9 @@ class PPRStage(Stage):
         walked = np.zeros(graph.shape[0])
         if nodes.size:
             mass = float(weights.sum())
-            threshold = (self.push_tol / mass) * self._derived(ctx, "degrees", _degrees)
+            threshold = (self.push_tol / mass) * graph.push_degrees
             forward_push(graph.adjacency, graph.out_weight, nodes, weights / mass, self.damping, threshold, walked)
-            _linear(walked, mass, self.damping, self._derived(ctx, "dangling", _dangling))
+            _linear(walked, mass, self.damping, graph.dangling)
         return walked
 
     def _passage_mass(self, ctx: RetrievalContext) -> np.ndarray:
@@ -150,7 +150,7 @@ class PPRStage(Stage):
         ones = np.zeros(snapshot.node_count)
         ones[:len(snapshot.passage_ids)] = 1.0
         walked = kernels.ppr(snapshot.ppr_graph, ones, damping=self.damping, tol=PASSAGE_MASS_TOL, backend="cpu")
-        return _linear(walked, len(snapshot.passage_ids), self.damping, self._derived(ctx, "dangling", _dangling))
+        return _linear(walked, len(snapshot.passage_ids), self.damping, snapshot.ppr_graph.dangling)
 
     def _derived(
         self, ctx: RetrievalContext, name: str, compute: Callable[[RetrievalContext], np.ndarray]
@@ -214,16 +214,6 @@ def _linear(walked: np.ndarray, mass: float | np.ndarray, damping: float, dangli
     (1 - d) mass / (1 - d + d w_D)."""
     walked *= (1 - damping) * mass / (1 - damping + damping * walked[dangling].sum(axis=0))
     return walked
-
-
-def _degrees(ctx: RetrievalContext) -> np.ndarray:
-    """Each PPR graph node's out-degree, at least 1 (forward push's threshold per unit of tol)."""
-    return np.maximum(np.diff(ctx.snapshot.ppr_graph.adjacency.indptr), 1)
-
-
-def _dangling(ctx: RetrievalContext) -> np.ndarray:
-    """The PPR graph's nodes without out-edges."""
-    return np.flatnonzero(ctx.snapshot.ppr_graph.out_weight <= 0)
 
 
 def _most_common(values: np.ndarray) -> float:
