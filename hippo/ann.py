@@ -5,8 +5,8 @@ seconds at millions. A snapshot whose passages, entities or facts number at leas
 `ann_threshold` (`IndexSettings`) gets an HNSW graph over those vectors (8-bit scalar-quantized,
 inner product) beside its arrays; its codes are memory-mapped when read. A snapshot that only adds
 units to the previous one extends the previous snapshot's index with them (`extend_ann`: time
-proportional to the units added), so an index's ANN labels are its units in the order they were
-added, mapped to snapshot rows by an array saved beside it. A query asks it for its
+proportional to the units added); as a snapshot keeps its units' rows and appends added units
+after them (`hippo.snapshot`), an index's ANN labels are its units' rows. A query asks it for its
 `CANDIDATES` nearest units, scores them exactly against the snapshot's float32 vectors, and
 gives every other unit the query's mean cosine over all units (capped at the lowest
 candidate's): rankings keep the exact order of the units found, units beyond the candidates tie
@@ -34,12 +34,11 @@ _EXPANSION_SEARCH = 2 * CANDIDATES  # efSearch
 
 @dataclass
 class UnitIndex:
-    """The ANN index over one unit array, the array's mean vector (a query's mean cosine) and the
-    array row of each ANN label (None: label and row are the same)."""
+    """The ANN index over one unit array (its labels the array's rows) and the array's mean
+    vector (a query's mean cosine)."""
 
     hnsw: Any
     mean: np.ndarray
-    rows: np.ndarray | None = None
 
     @property
     def size(self) -> int:
@@ -54,9 +53,7 @@ class UnitIndex:
             _, labels = self.hnsw.search(np.ascontiguousarray(queries, dtype=np.float32), count)
         finally:
             self.hnsw.hnsw.efSearch = _EXPANSION_SEARCH
-        if self.rows is None:
-            return labels
-        return np.where(labels >= 0, self.rows[np.maximum(labels, 0)], -1)
+        return labels
 
     def similarities(self, vectors: np.ndarray, queries: np.ndarray) -> np.ndarray:
         """(units, queries) cosines like `vectors @ queries.T`: exact for each query's `CANDIDATES`
@@ -76,10 +73,9 @@ class UnitIndex:
         return scores
 
 
-def ann_paths(folder: Path, array: str) -> tuple[Path, Path, Path]:
-    """Where a snapshot in `folder` keeps the ANN index over its `array`, that array's mean and the
-    row of each ANN label."""
-    return folder / f"{array}.faiss", folder / f"{array}.mean.npy", folder / f"{array}.rows.npy"
+def ann_paths(folder: Path, array: str) -> tuple[Path, Path]:
+    """Where a snapshot in `folder` keeps the ANN index over its `array` and that array's mean."""
+    return folder / f"{array}.faiss", folder / f"{array}.mean.npy"
 
 
 def build_ann(vectors: np.ndarray) -> UnitIndex:
@@ -95,19 +91,18 @@ def build_ann(vectors: np.ndarray) -> UnitIndex:
     return UnitIndex(hnsw, rows.mean(axis=0))
 
 
-def extend_ann(previous: UnitIndex, kept: np.ndarray, added: np.ndarray, vectors: np.ndarray) -> UnitIndex:
-    """`previous` (left unchanged) with the units at rows `added` of `vectors` added, for an array
-    whose earlier units now sit at rows `kept` (`kept[r]`: the row now of the unit that was at row
-    r). The 8-bit codes keep the value ranges trained on the units first indexed."""
+def extend_ann(previous: UnitIndex, added: np.ndarray) -> UnitIndex:
+    """`previous` (left unchanged) with the units `added` (L2-normalized rows) after its own, as
+    the rows after those of its array. The 8-bit codes keep the value ranges trained on the units
+    first indexed."""
     import faiss
 
     hnsw = faiss.deserialize_index(faiss.serialize_index(previous.hnsw))  # an owned copy (`previous` may be mmapped)
-    labels = kept if previous.rows is None else kept[previous.rows]
-    hnsw.add(np.ascontiguousarray(vectors[added], dtype=np.float32))
+    hnsw.add(np.ascontiguousarray(added, dtype=np.float32))
     hnsw.hnsw.efSearch = _EXPANSION_SEARCH
-    new = np.asarray(vectors[added], dtype=np.float64)
-    mean = (previous.mean * previous.size + new.sum(axis=0)) / (previous.size + added.size)
-    return UnitIndex(hnsw, mean.astype(np.float32), np.concatenate([labels, added]).astype(np.int64))
+    new = np.asarray(added, dtype=np.float64)
+    mean = (previous.mean * previous.size + new.sum(axis=0)) / (previous.size + new.shape[0])
+    return UnitIndex(hnsw, mean.astype(np.float32))
 
 
 def save_ann(folder: Path, indexes: dict[str, UnitIndex]) -> list[Path]:
@@ -117,13 +112,10 @@ def save_ann(folder: Path, indexes: dict[str, UnitIndex]) -> list[Path]:
 
     written: list[Path] = []
     for name, index in indexes.items():
-        hnsw_path, mean_path, rows_path = ann_paths(folder, name)
+        hnsw_path, mean_path = ann_paths(folder, name)
         faiss.write_index(index.hnsw, str(hnsw_path))
         np.save(mean_path, index.mean)
         written += [hnsw_path, mean_path]
-        if index.rows is not None:
-            np.save(rows_path, index.rows)
-            written.append(rows_path)
     return written
 
 
@@ -131,12 +123,11 @@ def load_ann(folder: Path) -> dict[str, UnitIndex]:
     """The ANN indexes a snapshot in `folder` has, by array name (codes memory-mapped)."""
     indexes = {}
     for name in UNIT_ARRAYS:
-        hnsw_path, mean_path, rows_path = ann_paths(folder, name)
+        hnsw_path, mean_path = ann_paths(folder, name)
         if hnsw_path.is_file():
             import faiss
 
             hnsw = faiss.read_index(str(hnsw_path), faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY)
             hnsw.hnsw.efSearch = _EXPANSION_SEARCH
-            rows = np.load(rows_path) if rows_path.is_file() else None
-            indexes[name] = UnitIndex(hnsw, np.load(mean_path), rows)
+            indexes[name] = UnitIndex(hnsw, np.load(mean_path))
     return indexes

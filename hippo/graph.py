@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -201,30 +201,30 @@ Edges = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]  # src, dst, weigh
 
 def build_edges(
     passages: Sequence[Passage],
-    entity_ids: Sequence[str],
+    entity_rows: Mapping[str, int],
     derived: DerivedRecords,
-    synonyms: Sequence[tuple[int, int, float]],
     title_weight: float = 1.0,
+    first_row: int = 0,
 ) -> Edges:
-    """Undirected edge list (src, dst, weight, kind) over nodes numbered passages first,
-    then entities. Fact edges weigh the number of distinct relations joining the pair; the
-    mention edge from a passage to its own title entity weighs `title_weight` (its topic, not
-    one name among many; the README's Results give the measured gain)."""
-    passage_index = {p.id: i for i, p in enumerate(passages)}
+    """The fact and mention edges of `derived` (src, dst, weight, kind) in unit numbering: passage
+    i of `passages` as row `first_row` + i, an entity as -1 - its row (`entity_rows`), so that
+    passages added later renumber no edge (`hippo.snapshot`). Fact edges weigh the number of
+    distinct relations joining the pair (the lower entity row first); the mention edge from a
+    passage to its own title entity weighs `title_weight` (its topic, not one name among many;
+    the README's Results give the measured gain)."""
+    passage_row = {p.id: first_row + i for i, p in enumerate(passages)}
     mentioning = {pid for pid, _ in derived.passage_entities}  # a grown graph's: the added passages only
     title_entity = {p.id: entity_id(normalize_entity(p.title)) for p in passages if p.title and p.id in mentioning}
-    offset = len(passages)
-    entity_index = {eid: offset + i for i, eid in enumerate(entity_ids)}
     fact_pairs = Counter(
-        tuple(sorted((entity_index[s], entity_index[o])))
+        tuple(sorted((entity_rows[s], entity_rows[o])))
         for s, _, o in derived.facts.values() if s != o
     )
-    rows: list[tuple[int, int, float, int]] = [(a, b, float(w), FACT_EDGE) for (a, b), w in fact_pairs.items()]
+    rows: list[tuple[int, int, float, int]] = [(-1 - a, -1 - b, float(w), FACT_EDGE)
+                                               for (a, b), w in fact_pairs.items()]
     rows += [
-        (passage_index[pid], entity_index[eid], title_weight if title_entity.get(pid) == eid else 1.0, MENTION_EDGE)
-        for pid, eid in derived.passage_entities if pid in passage_index
+        (passage_row[pid], -1 - entity_rows[eid], title_weight if title_entity.get(pid) == eid else 1.0, MENTION_EDGE)
+        for pid, eid in derived.passage_entities if pid in passage_row
     ]
-    rows += [(offset + i, offset + j, s, SYNONYM_EDGE) for i, j, s in synonyms]
     if not rows:
         empty = np.zeros(0, dtype=np.int64)
         return empty, empty.copy(), np.zeros(0), np.zeros(0, dtype=np.int8)
@@ -233,10 +233,10 @@ def build_edges(
             np.asarray(weight, dtype=np.float64), np.asarray(kind, dtype=np.int8))
 
 
-def merge_edges(first: Edges, second: Edges) -> Edges:
-    """Two edge lists over the same nodes as one, fact edges first: a fact edge joining the same
-    pair in both weighs the sum of its two weights (the distinct relations counted in each)."""
-    src, dst, weight, kind = (np.concatenate(parts) for parts in zip(first, second, strict=True))
+def merge_fact_edges(edges: Edges) -> Edges:
+    """`edges` with the fact edges joining the same pair (added by different snapshots) as one,
+    first, weighing the sum of their weights (the distinct relations counted in each)."""
+    src, dst, weight, kind = edges
     fact = kind == FACT_EDGE
     width = int(max(src.max(initial=0), dst.max(initial=0))) + 1
     pairs, where = np.unique(src[fact] * width + dst[fact], return_inverse=True)

@@ -1,9 +1,15 @@
 """The graph snapshot: everything a query reads, passage texts included, written atomically.
 
-A snapshot is a folder `snapshot-<generation>/` of .npy files, one JSON file, the
+A snapshot is a folder `snapshot-<generation>/` of column files (`hippo.columns`: the passages',
+entities' and facts' ids, vectors and records, the fact and mention edges, the synonymy pairs),
+a manifest (`snapshot.json`: each column's shape, the info), the
 Aho-Corasick automaton over its entity names (`hippo.names`; read whole, as pyahocorasick
 cannot memory-map it: 30 ms for 41k names) and, for large unit sets, their ANN indexes
-(`hippo.ann`, memory-mapped). It is written under a temporary name, fsynced, renamed, and only then
+(`hippo.ann`, memory-mapped). Units keep their rows from one snapshot to the next: a snapshot
+that only adds units (`SnapshotParts.base`) appends their rows to the previous snapshot's column
+files, shared by hard links, and writes whole only the synonymy pairs, the automaton and the
+ANN indexes; on disk an edge names an entity by -1 - its row, so appended passages renumber no
+edge. It is written under a temporary name, fsynced, renamed, and only then
 named in `CURRENT` (itself replaced atomically), so a reader never sees a half-written snapshot. It carries the titles
 and texts of its passages, so a query sees one complete version of the index while the
 records are being changed, or after a run that changed them was killed.
@@ -27,8 +33,10 @@ import scipy.sparse as sp
 
 import kernels
 from hippo.ann import UnitIndex, build_ann, extend_ann, load_ann, save_ann
+from hippo.columns import STRINGS, Column, ColumnData, read_column, write_column
 from hippo.corpus import Passage
 from hippo.errors import HippoError, IndexFormatError
+from hippo.graph import SYNONYM_EDGE, Edges, merge_fact_edges
 from hippo.names import NAMES_FILE, build_names, load_names, save_names
 
 if TYPE_CHECKING:
@@ -37,8 +45,17 @@ if TYPE_CHECKING:
 CURRENT_FILE = "CURRENT"
 _GENERATION = re.compile(r"snapshot-[0-9]{1,30}")
 _LOAD_ATTEMPTS = 3  # a writer may replace the snapshot while a reader loads it: read the new one
-_ARRAYS = ("passage_vectors", "entity_vectors", "fact_vectors", "fact_subject", "fact_object",
-           "edge_src", "edge_dst", "edge_weight", "edge_kind", "passage_offsets", "passage_blob")
+MANIFEST = "snapshot.json"
+FORMAT = 2  # 1: whole .npy arrays and records.json (rebuilt by the indexer: `snapshot_exists`)
+COLUMNS = {  # column -> dtype; edges: fact and mention edges, a node an entity by -1 - its row
+    "passage_ids": STRINGS, "passage_vectors": "float32", "passage_offsets": "int64", "passage_blob": "uint8",
+    "entity_ids": STRINGS, "entity_names": STRINGS, "entity_vectors": "float32",
+    "fact_ids": STRINGS, "fact_relations": STRINGS, "fact_subject": "int64", "fact_object": "int64",
+    "fact_vectors": "float32",
+    "edge_src": "int64", "edge_dst": "int64", "edge_weight": "float64", "edge_kind": "int8",
+    "synonym_first": "int64", "synonym_second": "int64", "synonym_weight": "float64",
+}
+REPLACED = ("synonym_first", "synonym_second", "synonym_weight")  # written whole by every snapshot
 
 
 @dataclass
@@ -66,6 +83,8 @@ class GraphSnapshot:
     names: Any = field(default=None, repr=False, compare=False)  # automaton over entity_names (hippo.names)
     ann: dict[str, UnitIndex] = field(default_factory=dict, repr=False, compare=False)  # by unit array (hippo.ann)
     derived: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)  # in-memory caches, never saved
+    folder: Path | None = field(default=None, repr=False, compare=False)  # where it was read from
+    columns: dict[str, Column] = field(default_factory=dict, repr=False, compare=False)  # as read
 
     def __post_init__(self) -> None:
         if self.names is None:
@@ -146,6 +165,46 @@ class GraphSnapshot:
         """Entity name -> entity index."""
         return {name: i for i, name in enumerate(self.entity_names)}
 
+    def parts(self) -> SnapshotParts:
+        """This snapshot as columns to write whole."""
+        passages, kind = len(self.passage_ids), np.asarray(self.edge_kind)
+        src, dst, weight = np.asarray(self.edge_src), np.asarray(self.edge_dst), np.asarray(self.edge_weight)
+        synonym = kind == SYNONYM_EDGE
+        edges = (src[~synonym], dst[~synonym], weight[~synonym], kind[~synonym])
+        return SnapshotParts(
+            {**{name: getattr(self, name) for name in COLUMNS if name in self.__dataclass_fields__},
+             **unit_edges(edges, passages), "synonym_first": src[synonym] - passages,
+             "synonym_second": dst[synonym] - passages, "synonym_weight": weight[synonym]},
+            self.info, self.names, self.ann)
+
+
+@dataclass
+class SnapshotParts:
+    """A snapshot to write: each column's rows (`COLUMNS`; edges by `unit_edges`), after those of
+    `base`, a snapshot it only adds units to, where it has one (but `REPLACED`'s, always whole);
+    its info, name automaton and ANN indexes."""
+
+    columns: dict[str, ColumnData]
+    info: dict[str, object]
+    names: Any
+    ann: dict[str, UnitIndex]
+    base: GraphSnapshot | None = None
+
+
+def _flip(nodes: np.ndarray, passages: int) -> np.ndarray:
+    """Node numbers <-> unit numbers: a passage keeps its row, entity row e is node passages + e
+    and unit number -1 - e (the same map both ways)."""
+    nodes = np.asarray(nodes, dtype=np.int64)
+    return np.where((nodes < passages) & (nodes >= 0), nodes, passages - 1 - nodes)
+
+
+def unit_edges(edges: Edges, passages: int) -> dict[str, np.ndarray]:
+    """The edge columns of `edges` (nodes numbered `passages` passages first): an entity as -1 -
+    its row, so that passages added later renumber no edge."""
+    src, dst, weight, kind = edges
+    return {"edge_src": _flip(src, passages), "edge_dst": _flip(dst, passages),
+            "edge_weight": np.asarray(weight, dtype=np.float64), "edge_kind": np.asarray(kind, dtype=np.int8)}
+
 
 def pack_passages(passages: Sequence[Passage]) -> dict[str, Any]:
     """The `passage_ids`, `passage_offsets` and `passage_blob` fields of a snapshot."""
@@ -159,66 +218,46 @@ def pack_passages(passages: Sequence[Passage]) -> dict[str, Any]:
     }
 
 
-@dataclass(frozen=True)
-class UnitGrowth:
-    """How a unit set (passages, entities or facts, sorted by id) grew from one snapshot to the
-    next, nothing removed: `kept[r]` is the row now of the unit at row r before, `added` the rows
-    of the units that are new."""
-
-    kept: np.ndarray
-    added: np.ndarray
-
-
-def unit_growth(before: Sequence[str], after: Sequence[str]) -> UnitGrowth | None:
-    """How unit ids `before` became `after`; None when a unit of `before` is gone."""
-    row = {unit: i for i, unit in enumerate(after)}
-    kept = np.fromiter((row.get(unit, -1) for unit in before), dtype=np.int64, count=len(before))
-    if (kept < 0).any():
-        return None
-    new = np.ones(len(after), dtype=bool)
-    new[kept] = False
-    return UnitGrowth(kept, np.flatnonzero(new))
-
-
 def unit_ann(
-    vectors: np.ndarray, threshold: int, previous: UnitIndex | None = None, growth: UnitGrowth | None = None,
+    previous: np.ndarray | None, added: np.ndarray, threshold: int, index: UnitIndex | None = None,
 ) -> UnitIndex | None:
-    """The ANN index a snapshot keeps over unit array `vectors`: None below `threshold` rows; the
-    previous snapshot's index extended with the added units when the set only grew (`growth`),
-    by no more than it had (past that, a new build keeps the 8-bit ranges representative at
-    a cost that stays linear in the units added overall); else a new build."""
-    if vectors.shape[0] < threshold:
+    """The ANN index a snapshot keeps over a unit array, the rows `previous` (None: none) then
+    `added`: None below `threshold` rows; `index`, the previous snapshot's over `previous`,
+    extended with `added` when they are no more than it has (past that, a new build keeps the
+    8-bit ranges representative at a cost that stays linear in the units added overall); else
+    a new build."""
+    before = 0 if previous is None else previous.shape[0]
+    if before + added.shape[0] < threshold:
         return None
-    if previous is not None and growth is not None and growth.added.size <= previous.size:
-        return extend_ann(previous, growth.kept, growth.added, vectors)
-    return build_ann(vectors)
+    if index is not None and added.shape[0] <= index.size:
+        return extend_ann(index, added)
+    return build_ann(added if previous is None else np.concatenate([previous, added]))
 
 
-def save_snapshot(root: Path, snapshot: GraphSnapshot) -> Path:
-    """Writes `snapshot`, with its ANN indexes (`snapshot.ann`), as the index's new current
-    snapshot and removes older ones."""
+def save_snapshot(root: Path, snapshot: GraphSnapshot | SnapshotParts) -> Path:
+    """Writes `snapshot`, with its ANN indexes, as the index's new current snapshot (sharing the
+    column files of its base, if it has one) and removes older ones."""
+    parts = snapshot.parts() if isinstance(snapshot, GraphSnapshot) else snapshot
     generation = f"snapshot-{time.time_ns()}"
     staging = root / f".{generation}.tmp"
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir()
-    for name in _ARRAYS:
-        with open(staging / f"{name}.npy", "wb") as handle:
-            np.save(handle, getattr(snapshot, name))
-            _fsync(handle)
-    records = {
-        "passage_ids": snapshot.passage_ids, "entity_ids": snapshot.entity_ids,
-        "entity_names": snapshot.entity_names, "fact_ids": snapshot.fact_ids,
-        "fact_relations": snapshot.fact_relations, "info": snapshot.info,
-    }
-    with open(staging / "records.json", "w", encoding="utf-8") as handle:
-        json.dump(records, handle, ensure_ascii=False)
-        _fsync(handle)
+    base = parts.base
+    columns = {}
+    for name, dtype in COLUMNS.items():
+        shared = None if base is None or base.folder is None or name in REPLACED else (base.folder, base.columns[name])
+        columns[name] = write_column(staging, name, parts.columns[name], dtype, shared).to_json()
     with open(staging / NAMES_FILE, "wb") as handle:
-        save_names(snapshot.names, handle)
+        save_names(parts.names, handle)
         _fsync(handle)
-    for path in save_ann(staging, snapshot.ann):
+    for path in save_ann(staging, parts.ann):
         with open(path, "rb") as handle:
             os.fsync(handle.fileno())
+    manifest = {"format": FORMAT, "columns": columns, "info": parts.info,
+                "repeated_fact_edges": base is not None}  # a pair's fact edges may repeat: load merges them
+    with open(staging / MANIFEST, "w", encoding="utf-8") as handle:
+        json.dump(manifest, handle, ensure_ascii=False)
+        _fsync(handle)
     final = root / generation
     os.replace(staging, final)
     _write_atomic(root / CURRENT_FILE, generation)
@@ -275,17 +314,44 @@ def snapshot_exists(root: Path) -> bool:
     written by an older hippo: the indexer then rebuilds it)."""
     try:
         generation = current_generation(root)
-    except IndexFormatError:
+        if generation is None:
+            return False
+        manifest = _manifest(root / generation)
+    except (IndexFormatError, OSError, ValueError):
         return False
-    names = ["records.json", NAMES_FILE, *(f"{name}.npy" for name in _ARRAYS)]
-    return generation is not None and all((root / generation / name).is_file() for name in names)
+    files = [NAMES_FILE, *COLUMNS]
+    return manifest.get("format") == FORMAT and all((root / generation / name).is_file() for name in files)
+
+
+def _manifest(folder: Path) -> dict[str, Any]:
+    """The manifest of the snapshot in `folder`; ValueError for one an older hippo wrote."""
+    if not (folder / MANIFEST).is_file() and (folder / "records.json").is_file():
+        raise ValueError("written by an older hippo, in a format this one does not read")
+    with open(folder / MANIFEST, encoding="utf-8") as handle:
+        manifest = json.load(handle)
+    if not isinstance(manifest, dict):
+        raise ValueError(f"{MANIFEST} is not an object")
+    return manifest
 
 
 def _read_snapshot(folder: Path) -> GraphSnapshot:
-    with open(folder / "records.json", encoding="utf-8") as handle:
-        records = json.load(handle)
-    arrays = {name: np.load(folder / f"{name}.npy", mmap_mode="r") for name in _ARRAYS}
-    return GraphSnapshot(**records, **arrays, names=load_names(folder, records["entity_names"]), ann=load_ann(folder))
+    manifest = _manifest(folder)
+    if manifest.get("format") != FORMAT:
+        raise ValueError(f"snapshot format {manifest.get('format')!r}, this hippo reads {FORMAT}")
+    columns = {name: Column(**manifest["columns"][name]) for name in COLUMNS}
+    data = {name: read_column(folder, name, column) for name, column in columns.items()}
+    passages = columns["passage_ids"].rows
+    edges: Edges = (_flip(data.pop("edge_src"), passages), _flip(data.pop("edge_dst"), passages),
+                    np.asarray(data.pop("edge_weight")), np.asarray(data.pop("edge_kind")))
+    if manifest["repeated_fact_edges"]:
+        edges = merge_fact_edges(edges)
+    first, second = np.asarray(data.pop("synonym_first")), np.asarray(data.pop("synonym_second"))
+    synonyms = (first + passages, second + passages, np.asarray(data.pop("synonym_weight")),
+                np.full(first.size, SYNONYM_EDGE, dtype=np.int8))
+    src, dst, weight, kind = (np.concatenate(pair) for pair in zip(edges, synonyms, strict=True))
+    return GraphSnapshot(**data, edge_src=src, edge_dst=dst, edge_weight=weight, edge_kind=kind,
+                         info=manifest["info"], names=load_names(folder, data["entity_names"]),
+                         ann=load_ann(folder), folder=folder, columns=columns)
 
 
 def _fsync(handle: object) -> None:

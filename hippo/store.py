@@ -345,6 +345,10 @@ class IndexStore:
                 found[row[0]] = Passage(*row)
         return [found[i] for i in ids if i in found]
 
+    def passage_ids(self) -> list[str]:
+        """The id of every passage (their texts left unread)."""
+        return [r[0] for r in self._conn.execute("SELECT id FROM passages")]
+
     def passage_documents(self) -> list[tuple[str, str]]:
         """(document id, passage id) pairs for every live passage."""
         return list(self._conn.execute("SELECT DISTINCT doc_id, passage_id FROM doc_passages"))

@@ -145,7 +145,7 @@ def _with_ann(sample_index: Path, tmp_path: Path, threshold: int) -> Path:
     index = tmp_path / "index"
     shutil.copytree(sample_index, index)
     snapshot = load_snapshot(index)
-    built = {name: unit_ann(np.asarray(getattr(snapshot, name)), threshold) for name in UNIT_ARRAYS}
+    built = {name: unit_ann(None, np.asarray(getattr(snapshot, name)), threshold) for name in UNIT_ARRAYS}
     snapshot.ann = {name: ann for name, ann in built.items() if ann is not None}
     save_snapshot(index, snapshot)
     return index

@@ -16,7 +16,7 @@ import pytest
 from hippo.api import Hippo
 from hippo.errors import HippoError
 from hippo.indexer import Indexer
-from hippo.snapshot import load_snapshot, save_snapshot
+from hippo.snapshot import MANIFEST, load_snapshot, save_snapshot
 from hippo.stats import index_stats
 from hippo.store import DB_NAME, IndexStore
 
@@ -79,7 +79,7 @@ def test_a_reader_loading_while_a_new_snapshot_replaces_the_old_one_retries(
     swapped = []
 
     def open_after_a_swap(path: object, *args: object, **kwargs: object) -> object:
-        if str(path).endswith("records.json") and not swapped:
+        if str(path).endswith(MANIFEST) and not swapped:
             swapped.append(path)
             save_snapshot(index, snapshot)  # a writer commits between reading CURRENT and this read
         return real_open(path, *args, **kwargs)  # type: ignore[call-overload]

@@ -1,5 +1,6 @@
 """Adding files to an index updates its graph in time proportional to what was added (synonymy
-searched for the new entities only, ANN indexes extended), with the result of a full build.
+searched for the new entities only, ANN indexes extended, rows appended to the previous
+snapshot's column files), with the result of a full build.
 
 A full build is compared from the same stored vectors (the snapshot removed, so the next run
 rebuilds it from the records): a corpus embedded in two runs gets vectors a little unlike one
@@ -8,6 +9,7 @@ embedded at once, as the int8 encoder's scales depend on the batch (README, Enco
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -16,13 +18,15 @@ from typing import Any
 import numpy as np
 import pytest
 
+import hippo.snapshot
 import hippo.snapshot_build
 from hippo.ann import UNIT_ARRAYS
 from hippo.config import IndexSettings
 from hippo.corpus import Passage, passage_id
+from hippo.errors import IndexFormatError
 from hippo.indexer import Indexer
 from hippo.memory.store import MemoryStore
-from hippo.snapshot import CURRENT_FILE, GraphSnapshot, load_snapshot
+from hippo.snapshot import CURRENT_FILE, MANIFEST, GraphSnapshot, current_generation, load_snapshot, snapshot_exists
 from hippo.store import DocumentRecord, IndexStore
 from tests.conftest import SAMPLE
 
@@ -31,18 +35,26 @@ ADDED_SMALL = "travel-notes.md"  # fewer units than the rest: an ANN index is ex
 
 
 def _graph(index: Path) -> dict[str, Any]:
-    """The index's records and snapshot edges by unit id (not by row number, which additions shift)."""
+    """The index's records and snapshot by unit id (not by row number: a full build orders units
+    by id, an add appends its own)."""
     snapshot = load_snapshot(index)
     with IndexStore.open(index) as store:
         records = {"passages": {p.id for p in store.passages()}, "entities": store.entities(),
                    "facts": store.facts(), "passage_entities": set(store.passage_entities()),
                    "passage_facts": set(store.passage_facts()),
-                   "synonyms": {(a, b): s for a, b, s in store.synonyms()}}
+                   "synonyms": {tuple(sorted((a, b))): s for a, b, s in store.synonyms()}}
     labels = [*snapshot.passage_ids, *snapshot.entity_ids]
-    edges = {(int(k), labels[s], labels[d]): float(w) for s, d, w, k in
+    edges = {(int(k), *sorted((labels[s], labels[d]))): float(w) for s, d, w, k in  # undirected
              zip(snapshot.edge_src, snapshot.edge_dst, snapshot.edge_weight, snapshot.edge_kind, strict=True)}
-    return {**records, "edges": edges, "entity_ids": snapshot.entity_ids, "fact_ids": snapshot.fact_ids,
-            "passage_ids": snapshot.passage_ids}
+    assert len(edges) == len(snapshot.edge_src)  # each pair once
+    names = dict(zip(snapshot.entity_ids, snapshot.entity_names, strict=True))
+    facts = {f: (snapshot.entity_ids[s], r, snapshot.entity_ids[o]) for f, r, s, o in zip(
+        snapshot.fact_ids, snapshot.fact_relations, snapshot.fact_subject, snapshot.fact_object, strict=True)}
+    texts = {p: (snapshot.passage(i).title, snapshot.passage(i).text) for i, p in enumerate(snapshot.passage_ids)}
+    vectors = {kind: {u: tuple(np.asarray(getattr(snapshot, f"{kind}_vectors")[i]).round(5)) for i, u in
+                      enumerate(getattr(snapshot, f"{kind}_ids"))} for kind in ("passage", "entity", "fact")}
+    return {**records, "edges": edges, "names": names, "snapshot_facts": facts, "texts": texts, "vectors": vectors,
+            "rows": {k: len(getattr(snapshot, f"{k}_ids")) for k in ("passage", "entity", "fact")}}
 
 
 def _same(got: dict[str, Any], want: dict[str, Any]) -> bool:
@@ -52,16 +64,16 @@ def _same(got: dict[str, Any], want: dict[str, Any]) -> bool:
     return all(got[k] == pytest.approx(want[k], abs=1e-6) for k in weighted)
 
 
-def _spy(monkeypatch: pytest.MonkeyPatch, name: str) -> list[tuple[Any, ...]]:
-    """The positional arguments of each call of `hippo.snapshot_build.<name>` (still called)."""
+def _spy(monkeypatch: pytest.MonkeyPatch, name: str, module: Any = hippo.snapshot_build) -> list[tuple[Any, ...]]:
+    """The positional arguments of each call of `module.<name>` (still called)."""
     calls: list[tuple[Any, ...]] = []
-    real: Callable[..., Any] = getattr(hippo.snapshot_build, name)
+    real: Callable[..., Any] = getattr(module, name)
 
     def spied(*args: Any, **kwargs: Any) -> Any:
         calls.append(args)
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(hippo.snapshot_build, name, spied)
+    monkeypatch.setattr(module, name, spied)
     return calls
 
 
@@ -124,30 +136,88 @@ def _finds_itself(snapshot: GraphSnapshot, array: str) -> float:
     return float(np.mean(snapshot.ann[array].nearest_rows(vectors, 1)[:, 0] == np.arange(len(vectors))))
 
 
-def test_adding_a_file_extends_the_ann_indexes(tmp_path: Path) -> None:
+def test_adding_a_file_extends_the_ann_indexes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     corpus, index = _partial_corpus(tmp_path, ADDED_SMALL), tmp_path / "index"
     Indexer(index, IndexSettings(ann_threshold=1), quiet=True).run([corpus])
     before = load_snapshot(index)
     shutil.copy(SAMPLE / ADDED_SMALL, corpus / ADDED_SMALL)
+    builds = _spy(monkeypatch, "build_ann", hippo.snapshot)
     Indexer(index, quiet=True).run([corpus])
+    assert builds == []  # the earlier indexes were extended
     after = load_snapshot(index)
     assert _same(_graph(index), _graph(_rebuilt(index, corpus, tmp_path)))  # HNSW search finds all, among so few
     for array in UNIT_ARRAYS:
         extended = after.ann[array]
-        assert extended.rows is not None  # labels mapped to rows: the earlier index was extended
         assert extended.size == len(getattr(after, array)) > before.ann[array].size
         assert _finds_itself(after, array) >= 0.95
         np.testing.assert_allclose(extended.mean, np.asarray(getattr(after, array)).mean(axis=0), atol=1e-5)
 
 
-def test_an_index_more_than_doubled_gets_new_ann_indexes(tmp_path: Path) -> None:
+def test_an_index_more_than_doubled_gets_new_ann_indexes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     corpus, index = _partial_corpus(tmp_path, ADDED, ADDED_SMALL), tmp_path / "index"
     Indexer(index, IndexSettings(ann_threshold=1), quiet=True).run([corpus])
     shutil.copy(SAMPLE / ADDED, corpus / ADDED)  # many times the units of the first file
+    builds = _spy(monkeypatch, "build_ann", hippo.snapshot)
     Indexer(index, quiet=True).run([corpus])
     snapshot = load_snapshot(index)
-    assert all(snapshot.ann[array].rows is None for array in UNIT_ARRAYS)  # built anew
+    assert len(builds) == len(UNIT_ARRAYS)  # built anew
     assert all(_finds_itself(snapshot, array) >= 0.95 for array in UNIT_ARRAYS)
+
+
+def _folder(index: Path) -> Path:
+    generation = current_generation(index)
+    assert generation is not None
+    return index / generation
+
+
+def test_an_add_appends_to_the_previous_snapshots_files_and_leaves_its_rows_alone(tmp_path: Path) -> None:
+    corpus, index = _partial_corpus(tmp_path, ADDED), tmp_path / "index"
+    Indexer(index, quiet=True).run([corpus])
+    reader = load_snapshot(index)  # a reader holding the previous snapshot
+    kept = {a: np.array(getattr(reader, a)) for a in (*UNIT_ARRAYS, "passage_blob", "fact_subject")}
+    files = {name: os.stat(_folder(index) / name) for name in ("passage_vectors", "passage_blob", "entity_ids")}
+    shutil.copy(SAMPLE / ADDED, corpus / ADDED)
+    Indexer(index, quiet=True).run([corpus])
+    after = load_snapshot(index)
+    for name, before in files.items():  # the same file, one link left now the previous snapshot is gone
+        now = os.stat(_folder(index) / name)
+        assert (now.st_ino, now.st_nlink) == (before.st_ino, 1) and now.st_size > before.st_size
+    for array, rows in kept.items():
+        assert np.array_equal(getattr(reader, array), rows)  # the reader's rows, unchanged
+        assert np.array_equal(np.asarray(getattr(after, array))[:len(rows)], rows)  # the same rows first
+    assert after.passage_ids[:len(reader.passage_ids)] == reader.passage_ids
+
+
+def test_an_add_interrupted_leaves_the_previous_snapshot_and_a_rerun_finishes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    corpus, index = _partial_corpus(tmp_path, ADDED), tmp_path / "index"
+    Indexer(index, quiet=True).run([corpus])
+    before = _graph(index)
+    shutil.copy(SAMPLE / ADDED, corpus / ADDED)
+
+    def killed(*_: Any) -> None:
+        raise KeyboardInterrupt  # after the rows were appended to the shared column files
+
+    monkeypatch.setattr(hippo.snapshot, "save_names", killed)
+    with pytest.raises(KeyboardInterrupt):
+        Indexer(index, quiet=True).run([corpus])
+    assert _graph(index)["texts"] == before["texts"] and _graph(index)["vectors"] == before["vectors"]
+    monkeypatch.undo()
+    Indexer(index, quiet=True).run([corpus])
+    assert _same(_graph(index), _graph(_rebuilt(index, corpus, tmp_path)))
+
+
+def test_a_snapshot_of_the_earlier_format_is_rebuilt(sample_index: Path, tmp_path: Path) -> None:
+    index = tmp_path / "index"
+    shutil.copytree(sample_index, index)
+    want = load_snapshot(index).passage_ids
+    (_folder(index) / MANIFEST).rename(_folder(index) / "records.json")  # as the .npy format had
+    assert not snapshot_exists(index)
+    with pytest.raises(IndexFormatError, match="older hippo"):
+        load_snapshot(index)
+    assert Indexer(index, quiet=True).run([SAMPLE]).graph_rebuilt
+    assert sorted(load_snapshot(index).passage_ids) == sorted(want)
 
 
 def test_files_without_memory_units_are_recorded_so_a_rerun_does_not_read_them_back(tmp_path: Path) -> None:
