@@ -57,7 +57,7 @@ def write_column(folder: Path, name: str, data: ColumnData, dtype: str,
         before, column = base
         if (column.dtype, column.width) != (dtype, width) and column.rows:
             raise ValueError(f"column {name}: cannot append {dtype} x {width} rows to {column.dtype} x {column.width}")
-        _link(before / name, path)
+        link_file(before / name, path)
         start = column.size
     with open(path, "r+b" if base is not None else "wb") as handle:
         handle.seek(start)
@@ -69,7 +69,7 @@ def write_column(folder: Path, name: str, data: ColumnData, dtype: str,
     return Column(rows, dtype, width, start + len(raw))
 
 
-def _link(source: Path, target: Path) -> None:
+def link_file(source: Path, target: Path) -> None:
     """`target` as a hard link to `source` (a copy where the file system has none)."""
     try:
         os.link(source, target)

@@ -1,9 +1,13 @@
 """The index's entity names found in a question without a parser: an Aho-Corasick automaton
 (`pyahocorasick`) from each normalized entity name to its entity index.
 
-A snapshot writes the automaton beside its arrays (`save_names`; a pickle read back by an
-unpickler that allows the automaton class only), so it always spells the snapshot's entity
-set; a query scans its case-folded text once. A match links where spaCy's token spans would
+A snapshot keeps the automata over its entity names in segments of rows (`name_segments`): an
+add builds one over its new names only, merged with the segments before while they are no more
+than twice its size, so each name is rebuilt a logarithmic number of times and a snapshot has a
+logarithmic number of segments. It writes each beside its arrays (`save_names`; pickles read
+back by an unpickler that allows the automaton class only, a segment the previous snapshot has
+linked from it), so they always spell the snapshot's entity set; a query scans its
+case-folded text once per segment. A match links where spaCy's token spans would
 (`hippo.stages.link`'s "spacy" mentions): first spans between word boundaries that hold a word
 looking like a name (capitalized beyond a sentence-initial stop word, a number, or a word of a
 script without capitals) and not only stop words, longest first; then, in runs of a script
@@ -14,18 +18,21 @@ longest first. `capitalized_spans` stands in for spaCy's named-entity mentions.
 from __future__ import annotations
 
 import importlib.util
+import os
 import pickle
 import re
 import runpy
 import unicodedata
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import ahocorasick
 
-NAMES_FILE = "names.pickle"
+from hippo.columns import link_file
+
 # Scripts written without spaces between words: Thai, Lao, Myanmar, Khmer, kana, CJK ideographs.
 UNSPACED = re.compile(
     "[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+"
@@ -47,34 +54,74 @@ def stop_words() -> frozenset[str]:
     return frozenset(runpy.run_path(str(word_list))["STOP_WORDS"])
 
 
-def build_names(names: Sequence[str]) -> ahocorasick.Automaton:
-    """The automaton over `names` (normalized entity names; the value is the position in
-    `names`). Names of stop words only are left out: they never link."""
+@dataclass(frozen=True)
+class NameSegment:
+    """The automaton over the normalized entity names of rows `start` to `end` - 1 (each name's
+    value: its row). Names of stop words only are left out: they never link."""
+
+    start: int
+    end: int
+    automaton: ahocorasick.Automaton
+
+    @property
+    def file(self) -> str:
+        """Its file in a snapshot folder (`names_file`)."""
+        return names_file(self.start, self.end)
+
+
+def names_file(start: int, end: int) -> str:
+    """The file of the segment over rows `start` to `end` - 1 (the same in every snapshot: its
+    rows do not change)."""
+    return f"names-{start}-{end}.pickle"
+
+
+def _segment(names: Sequence[str], start: int, end: int) -> NameSegment:
     automaton = ahocorasick.Automaton(ahocorasick.STORE_INTS)
     stops = stop_words()
-    for index, name in enumerate(names):
-        if any(word not in stops for word in _WORD.findall(name)):
-            automaton.add_word(name, index)
+    for row in range(start, end):
+        if any(word not in stops for word in _WORD.findall(names[row])):
+            automaton.add_word(names[row], row)
     automaton.make_automaton()
-    return automaton
+    return NameSegment(start, end, automaton)
 
 
-def save_names(automaton: ahocorasick.Automaton, handle: BinaryIO) -> None:
-    """Writes `automaton` to a binary file as a pickle (it loads 14 times faster than
+def name_segments(names: Sequence[str], kept: Sequence[NameSegment] = ()) -> list[NameSegment]:
+    """The automata over `names` (normalized entity names, by row): `kept`, segments over their
+    first rows, then one over the rest, merged with the last ones while it is at least half the
+    size of the one before it."""
+    segments = list(kept)
+    start = segments[-1].end if segments else 0
+    while segments and 2 * (len(names) - start) >= segments[-1].end - segments[-1].start:
+        start = segments.pop().start
+    if start < len(names) or not segments:
+        segments.append(_segment(names, start, len(names)))
+    return segments
+
+
+def save_names(folder: Path, segments: Sequence[NameSegment], base: Path | None = None) -> None:
+    """Writes each segment into snapshot folder `folder` (synced): a hard link to its file in
+    snapshot folder `base` where that has it, else a pickle (it loads 14 times faster than
     pyahocorasick's own `save` format: 30 ms for 2Wiki's 41k names)."""
-    pickle.dump(automaton, handle, protocol=pickle.HIGHEST_PROTOCOL)
+    for segment in segments:
+        if base is not None and (base / segment.file).is_file():
+            link_file(base / segment.file, folder / segment.file)
+            continue
+        with open(folder / segment.file, "wb") as handle:
+            pickle.dump(segment.automaton, handle, protocol=pickle.HIGHEST_PROTOCOL)
+            handle.flush()
+            os.fsync(handle.fileno())
 
 
-def load_names(folder: Path, names: Sequence[str]) -> ahocorasick.Automaton:
-    """The automaton a snapshot in `folder` saved (built from `names` when it has none)."""
-    path = folder / NAMES_FILE
-    if not path.is_file():
-        return build_names(names)
-    with open(path, "rb") as handle:
-        automaton = _AutomatonUnpickler(handle).load()
-    if not isinstance(automaton, ahocorasick.Automaton):
-        raise ValueError(f"{NAMES_FILE} holds no name automaton")
-    return automaton
+def load_names(folder: Path, bounds: Sequence[Sequence[int]]) -> list[NameSegment]:
+    """The segments a snapshot in `folder` saved, over rows `bounds` ((start, end) each)."""
+    segments = []
+    for start, end in bounds:
+        with open(folder / names_file(start, end), "rb") as handle:
+            automaton = _AutomatonUnpickler(handle).load()
+        if not isinstance(automaton, ahocorasick.Automaton):
+            raise ValueError(f"{names_file(start, end)} holds no name automaton")
+        segments.append(NameSegment(start, end, automaton))
+    return segments
 
 
 class _AutomatonUnpickler(pickle.Unpickler):
@@ -82,16 +129,18 @@ class _AutomatonUnpickler(pickle.Unpickler):
 
     def find_class(self, module: str, name: str) -> Any:
         if (module, name) != ("ahocorasick", "Automaton"):
-            raise pickle.UnpicklingError(f"{module}.{name} is not allowed in {NAMES_FILE}")
+            raise pickle.UnpicklingError(f"{module}.{name} is not allowed in a name automaton's file")
         return ahocorasick.Automaton
 
 
-def find_names(text: str, automaton: ahocorasick.Automaton, names: Sequence[str]) -> list[tuple[int, int, int]]:
+def find_names(text: str, segments: Sequence[NameSegment], names: Sequence[str]) -> list[tuple[int, int, int]]:
     """Non-overlapping (start char, end char, entity) spans of `text` that spell a name."""
     folded, origin = _fold(text)
     spaced: list[tuple[int, int, int]] = []
     unspaced: list[tuple[int, int, int]] = []
-    for last, entity in automaton.iter(folded) if folded and len(automaton) else ():
+    matches = [m for s in segments if folded and len(s.automaton) for m in s.automaton.iter(folded)]
+    matches.sort(key=lambda m: (m[0], -len(names[m[1]])))  # one automaton's order, whatever the segments
+    for last, entity in matches:
         first = last - len(names[entity]) + 1
         if (first > 0 and origin[first - 1] == origin[first]) or (
                 last + 1 < len(origin) and origin[last + 1] == origin[last]):

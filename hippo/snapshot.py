@@ -2,14 +2,14 @@
 
 A snapshot is a folder `snapshot-<generation>/` of column files (`hippo.columns`: the passages',
 entities' and facts' ids, vectors and records, the fact and mention edges, the synonymy pairs),
-a manifest (`snapshot.json`: each column's shape, the info), the
-Aho-Corasick automaton over its entity names (`hippo.names`; read whole, as pyahocorasick
-cannot memory-map it: 30 ms for 41k names) and, for large unit sets, their ANN indexes
-(`hippo.ann`, memory-mapped). Units keep their rows from one snapshot to the next: a snapshot
-that only adds units (`SnapshotParts.base`) appends their rows to the previous snapshot's column
-files, shared by hard links, and writes whole only the synonymy pairs, the automaton and the
-ANN indexes; on disk an edge names an entity by -1 - its row, so appended passages renumber no
-edge. It is written under a temporary name, fsynced, renamed, and only then
+a manifest (`snapshot.json`: each column's shape, the info), the Aho-Corasick automata over its
+entity names in segments of rows (`hippo.names`; read whole, as pyahocorasick cannot
+memory-map them: 30 ms for 41k names) and, for large unit sets, their ANN indexes (`hippo.ann`,
+memory-mapped). Units keep their rows from one snapshot to the next: a snapshot that only adds
+units (`SnapshotParts.base`) appends their rows to the previous snapshot's column files, shared
+by hard links, links the name segments it keeps, and writes whole only the synonymy pairs, its
+new name segment and the ANN indexes; on disk an edge names an entity by -1 - its row, so
+appended passages renumber no edge. It is written under a temporary name, fsynced, renamed, and only then
 named in `CURRENT` (itself replaced atomically), so a reader never sees a half-written snapshot. It carries the titles
 and texts of its passages, so a query sees one complete version of the index while the
 records are being changed, or after a run that changed them was killed.
@@ -37,7 +37,7 @@ from hippo.columns import STRINGS, Column, ColumnData, read_column, write_column
 from hippo.corpus import Passage
 from hippo.errors import HippoError, IndexFormatError
 from hippo.graph import SYNONYM_EDGE, Edges, merge_fact_edges
-from hippo.names import NAMES_FILE, build_names, load_names, save_names
+from hippo.names import NameSegment, load_names, name_segments, names_file, save_names
 
 if TYPE_CHECKING:
     import igraph as ig
@@ -80,15 +80,15 @@ class GraphSnapshot:
     passage_offsets: np.ndarray  # passage i is passage_blob[offsets[i]:offsets[i + 1]]
     passage_blob: np.ndarray  # UTF-8 JSON [title, text] of each passage, back to back
     info: dict[str, object]
-    names: Any = field(default=None, repr=False, compare=False)  # automaton over entity_names (hippo.names)
+    names: list[NameSegment] = field(default_factory=list, repr=False, compare=False)  # automata (hippo.names)
     ann: dict[str, UnitIndex] = field(default_factory=dict, repr=False, compare=False)  # by unit array (hippo.ann)
     derived: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)  # in-memory caches, never saved
     folder: Path | None = field(default=None, repr=False, compare=False)  # where it was read from
     columns: dict[str, Column] = field(default_factory=dict, repr=False, compare=False)  # as read
 
     def __post_init__(self) -> None:
-        if self.names is None:
-            self.names = build_names(self.entity_names)
+        if not self.names:
+            self.names = name_segments(self.entity_names)
 
     @property
     def node_count(self) -> int:
@@ -182,11 +182,11 @@ class GraphSnapshot:
 class SnapshotParts:
     """A snapshot to write: each column's rows (`COLUMNS`; edges by `unit_edges`), after those of
     `base`, a snapshot it only adds units to, where it has one (but `REPLACED`'s, always whole);
-    its info, name automaton and ANN indexes."""
+    its info, name automata and ANN indexes."""
 
     columns: dict[str, ColumnData]
     info: dict[str, object]
-    names: Any
+    names: list[NameSegment]
     ann: dict[str, UnitIndex]
     base: GraphSnapshot | None = None
 
@@ -247,13 +247,12 @@ def save_snapshot(root: Path, snapshot: GraphSnapshot | SnapshotParts) -> Path:
     for name, dtype in COLUMNS.items():
         shared = None if base is None or base.folder is None or name in REPLACED else (base.folder, base.columns[name])
         columns[name] = write_column(staging, name, parts.columns[name], dtype, shared).to_json()
-    with open(staging / NAMES_FILE, "wb") as handle:
-        save_names(parts.names, handle)
-        _fsync(handle)
+    save_names(staging, parts.names, base.folder if base is not None else None)
     for path in save_ann(staging, parts.ann):
         with open(path, "rb") as handle:
             os.fsync(handle.fileno())
     manifest = {"format": FORMAT, "columns": columns, "info": parts.info,
+                "names": [[segment.start, segment.end] for segment in parts.names],
                 "repeated_fact_edges": base is not None}  # a pair's fact edges may repeat: load merges them
     with open(staging / MANIFEST, "w", encoding="utf-8") as handle:
         json.dump(manifest, handle, ensure_ascii=False)
@@ -319,8 +318,10 @@ def snapshot_exists(root: Path) -> bool:
         manifest = _manifest(root / generation)
     except (IndexFormatError, OSError, ValueError):
         return False
-    files = [NAMES_FILE, *COLUMNS]
-    return manifest.get("format") == FORMAT and all((root / generation / name).is_file() for name in files)
+    if manifest.get("format") != FORMAT:
+        return False
+    files = [*COLUMNS, *(names_file(start, end) for start, end in manifest["names"])]
+    return all((root / generation / name).is_file() for name in files)
 
 
 def _manifest(folder: Path) -> dict[str, Any]:
@@ -350,7 +351,7 @@ def _read_snapshot(folder: Path) -> GraphSnapshot:
                 np.full(first.size, SYNONYM_EDGE, dtype=np.int8))
     src, dst, weight, kind = (np.concatenate(pair) for pair in zip(edges, synonyms, strict=True))
     return GraphSnapshot(**data, edge_src=src, edge_dst=dst, edge_weight=weight, edge_kind=kind,
-                         info=manifest["info"], names=load_names(folder, data["entity_names"]),
+                         info=manifest["info"], names=load_names(folder, manifest["names"]),
                          ann=load_ann(folder), folder=folder, columns=columns)
 
 

@@ -4,7 +4,8 @@ A full build derives entities, facts and provenance from every passage's extract
 synonymy among all entities and writes every column. When the records only grew since the
 previous snapshot (no passage of it gone, none extracted again since), the new snapshot is the
 previous one plus the added passages: only their extractions are read and their records stored,
-only their new entities searched for synonyms, only their edges made, the ANN indexes extended,
+only their new entities searched for synonyms, only their edges and name automaton made, the
+ANN indexes extended,
 and their units' rows appended to the previous snapshot's column files (`hippo.snapshot`), so
 that the previous vectors, passage texts and edges are neither read nor written again. In
 either build, a unit set (passages, entities, facts) that lost no unit keeps the previous
@@ -25,7 +26,7 @@ from hippo.corpus import Passage, passage_string
 from hippo.embed import text_key
 from hippo.errors import HippoError
 from hippo.graph import SYNONYM_EDGE, add_synonym_pairs, build_edges, derive_records, synonym_pairs
-from hippo.names import build_names
+from hippo.names import name_segments
 from hippo.snapshot import (
     GraphSnapshot,
     SnapshotParts,
@@ -165,7 +166,8 @@ class SnapshotBuild:
         info = {"embedding_model": self.settings.embedding_model, "extractor": self.settings.extractor,
                 EXTRACTION_MARK: self.mark}
         ann = {array: units.ann for array, units in self.units.items() if units.ann is not None}
-        return SnapshotParts(columns, info, build_names(names), ann, previous if self.grown else None), synonyms
+        kept = previous.names if self.grown and previous is not None else ()
+        return SnapshotParts(columns, info, name_segments(names, kept), ann, previous if self.grown else None), synonyms
 
     def _ids(self, units: Units, array: str) -> list[str]:
         """The ids of every row of a unit set: the kept ones, then the set's own."""

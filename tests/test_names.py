@@ -14,7 +14,7 @@ import pytest
 from hippo import Hippo
 from hippo.indexer import Indexer
 from hippo.models import load_spacy
-from hippo.names import NAMES_FILE, build_names, capitalized_spans, find_names
+from hippo.names import capitalized_spans, find_names, name_segments
 from hippo.snapshot import current_generation, load_snapshot
 from hippo.stages.link import exact_name_matches
 from tests.conftest import REPO, SAMPLE_QUESTIONS
@@ -70,7 +70,7 @@ def test_snapshot_saves_the_automaton_and_rebuilds_it_with_the_entities(sample_i
     shutil.copytree(sample_index, index)
     corpus = tmp_path / "corpus"
     shutil.copytree(REPO / "data" / "sample", corpus)
-    assert (index / str(current_generation(index)) / NAMES_FILE).is_file()
+    assert list((index / str(current_generation(index))).glob("names-*.pickle"))
     question = "Who built the Quillon Aqueduct?"
     assert find_names(question, *_names(index)) == []
     (corpus / "quillon.md").write_text("# Quillon Aqueduct\n\nThe Quillon Aqueduct was built by Mara Tess.\n",
@@ -89,7 +89,7 @@ def _names(index: Path) -> tuple[object, list[str]]:
 
 def test_substrings_in_unspaced_scripts_and_lower_case_words() -> None:
     names = ["桥", "青石桥", "石桥", "白河", "viaduct", "marlow viaduct", "the who", "who"]
-    automaton = build_names(names)
+    automaton = name_segments(names)
     assert find_names("青石桥在白河上", automaton, names) == [(0, 3, 1), (4, 6, 3)]
     assert find_names("这座桥", automaton, names) == []
     assert find_names("who built the viaduct?", automaton, names) == []
