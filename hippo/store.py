@@ -353,9 +353,11 @@ class IndexStore:
         """(document id, passage id) pairs for every live passage."""
         return list(self._conn.execute("SELECT DISTINCT doc_id, passage_id FROM doc_passages"))
 
-    def document_passages(self) -> list[tuple[str, str]]:
-        """(document id, passage id) of every document's passages, in document then reading order."""
-        return list(self._conn.execute("SELECT doc_id, passage_id FROM doc_passages ORDER BY doc_id, position"))
+    def document_passages(self, doc_ids: Iterable[str] | None = None) -> list[tuple[str, str]]:
+        """(document id, passage id) of every document's passages (or of documents `doc_ids`), in
+        reading order."""
+        rows = self._select("SELECT doc_id, passage_id, position FROM doc_passages", "doc_id", doc_ids)
+        return [(doc_id, passage_id) for doc_id, passage_id, _ in sorted(rows, key=lambda r: (r[0], r[2]))]
 
     def documents(self) -> list[DocumentRecord]:
         rows = self._conn.execute("SELECT id, title, sha256, size, mtime_ns FROM documents ORDER BY id")

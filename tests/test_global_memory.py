@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from hippo.corpus import Passage
 from hippo.embed import Encoder
 from hippo.errors import HippoError
 from hippo.memory.global_memory import (
@@ -70,6 +71,34 @@ def test_indexing_updates_only_memory_pieces_that_changed(corpus_copy: Path, tmp
     assert before is not None and after is not None
     changed = [p for p in after.pieces if p.id not in {old.id for old in before.pieces}]
     assert len(changed) == 1 and changed[0].text.startswith("Topics: Travel notes from the east coast")
+
+
+def test_an_added_file_is_the_only_document_cut_into_pieces(
+    corpus_copy: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from hippo.indexer import Indexer
+
+    index, added = tmp_path / "grown", corpus_copy / "ferry.md"
+    Indexer(index, quiet=True).run([corpus_copy])
+    read: list[list[str]] = []
+    passages = IndexStore.passages
+
+    def reading(store: IndexStore, ids: list[str] | None = None) -> list[Passage]:
+        read.append(list(ids) if ids is not None else ["every passage"])
+        return passages(store, ids)
+
+    monkeypatch.setattr(IndexStore, "passages", reading)
+    assert Indexer(index, quiet=True).run([corpus_copy]).global_memory.endswith("(0 written)")
+    assert read == []  # nothing changed: no passage read
+    added.write_text("# Ferry\n\nThe ferry to Dunmore leaves at dawn.\n", encoding="utf-8")
+    assert Indexer(index, quiet=True).run([corpus_copy]).global_memory.endswith("(1 written)")
+    with IndexStore.open(index) as store:
+        new = {pid for doc, pid in store.document_passages() if doc == str(added)}
+    assert new and all(set(ids) <= new for ids in read)  # the snapshot's and the memory's reads: the new file's
+    memory = load_memory(index)
+    assert memory is not None and [d for d, _, _ in memory.documents] == sorted(d for d, _, _ in memory.documents)
+    with IndexStore.open(index) as store:
+        assert [p.passage_ids for p in memory.pieces] == [tuple(p.id for p in c) for c in cut_pieces(store)]
 
 
 def test_index_memory_option_switches_modes(corpus_copy: Path, tmp_path: Path) -> None:

@@ -12,8 +12,10 @@ memory text:
 * ``none``: no memory.
 
 Texts and their embeddings live in one file, ``INDEX/memory.npz``, replaced atomically
-(written beside it, fsynced, renamed). Updates are incremental: a piece whose mode, writer
-and passages are unchanged keeps its text and vector; only new or changed pieces are written.
+(written beside it, fsynced, renamed), with the document and content hash each piece was cut
+from. Updates are incremental: only new or changed documents are cut again (their passages
+read), and a piece whose mode, writer and passages are unchanged keeps its text and vector;
+only new or changed pieces are written.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import json
 import os
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +62,15 @@ class GlobalMemory:
     mode: str
     pieces: list[MemoryPiece]
     vectors: np.ndarray
+    documents: list[tuple[str, str, int]] = field(default_factory=list)  # (id, sha256, pieces) in piece order
+
+    def cut(self) -> dict[str, tuple[str, list[tuple[str, ...]]]]:
+        """Document id -> (its content hash, the passage ids of each of its pieces), as cut."""
+        cut, start = {}, 0
+        for doc_id, sha256, count in self.documents:
+            cut[doc_id] = (sha256, [p.passage_ids for p in self.pieces[start:start + count]])
+            start += count
+        return cut
 
     def words(self) -> int:
         """Total words of the memory text."""
@@ -101,9 +112,10 @@ def load_memory(index_dir: Path) -> GlobalMemory | None:
             vectors = np.asarray(data["vectors"], dtype=np.float32)
         pieces = [MemoryPiece(p["id"], tuple(p["passages"]), p["text"]) for p in record["pieces"]]
         mode = str(record["mode"])
+        documents = [(str(d), str(sha), int(n)) for d, sha, n in record.get("documents", [])]  # none: cut all again
     except (OSError, ValueError, KeyError, TypeError) as err:
         raise IndexFormatError(f"{path}: global memory unreadable ({err}); re-run `hippo index`") from None
-    return GlobalMemory(mode, pieces, vectors) if mode != "none" else None
+    return GlobalMemory(mode, pieces, vectors, documents) if mode != "none" else None
 
 
 def stored_mode(index_dir: Path) -> str | None:
@@ -176,17 +188,25 @@ def refresh_memory(
     llm = make_llm() if mode == "gist" and make_llm is not None else None
     old = load_memory(index_dir)
     known = {p.id: (p, old.vectors[i]) for i, p in enumerate(old.pieces)} if old else {}
-    cut = cut_pieces(store)
+    documents = {d.id: d.sha256 for d in store.documents()}
+    before = old.cut() if old else {}
+    pieces = {d: before[d][1] for d, sha in documents.items() if d in before and before[d][0] == sha}
+    pieces |= {d: [tuple(p.id for p in piece) for piece in cut]
+               for d, cut in _cut(store, [d for d in documents if d not in pieces]).items()}
+    order = sorted(documents)  # corpus order
+    cut = [piece for d in order for piece in pieces.get(d, [])]
     ids = [_piece_id(mode, llm.name if llm else "", piece) for piece in cut]
     fresh = [i for i, pid in enumerate(ids) if pid not in known]
     if fresh:
-        pieces = [cut[i] for i in fresh]
-        texts = write_gists(llm, pieces) if llm is not None else extractive_texts(store, pieces)
-        for i, text in zip(fresh, texts, strict=True):
-            known[ids[i]] = (MemoryPiece(ids[i], tuple(p.id for p in cut[i]), text), _piece_vector(store, cut[i]))
-    if old is None or [p.id for p in old.pieces] != ids:
+        passages = {p.id: p for p in store.passages([pid for i in fresh for pid in cut[i]])}
+        written = [[passages[pid] for pid in cut[i]] for i in fresh]
+        texts = write_gists(llm, written) if llm is not None else extractive_texts(store, written)
+        for i, piece, text in zip(fresh, written, texts, strict=True):
+            known[ids[i]] = (MemoryPiece(ids[i], cut[i], text), _piece_vector(store, piece))
+    counts = [(d, documents[d], len(pieces.get(d, []))) for d in order]
+    if old is None or [p.id for p in old.pieces] != ids or old.documents != counts:
         vectors = np.stack([known[pid][1] for pid in ids]) if ids else np.zeros((0, 0), dtype=np.float32)
-        _save(path, GlobalMemory(mode, [known[pid][0] for pid in ids], vectors.astype(np.float32)))
+        _save(path, GlobalMemory(mode, [known[pid][0] for pid in ids], vectors.astype(np.float32), counts))
     return MemoryReport(mode, len(ids), len(fresh))
 
 
@@ -197,15 +217,26 @@ def _piece_vector(store: IndexStore, piece: Sequence[Passage]) -> np.ndarray:
 
 def cut_pieces(store: IndexStore, piece_words: int = PIECE_WORDS) -> list[list[Passage]]:
     """The corpus as pieces: each document's passages in order, grouped up to `piece_words`."""
+    return [piece for _, pieces in sorted(_cut(store, None, piece_words).items()) for piece in pieces]
+
+
+def _cut(
+    store: IndexStore, doc_ids: Sequence[str] | None, piece_words: int = PIECE_WORDS,
+) -> dict[str, list[list[Passage]]]:
+    """The pieces of each document of `doc_ids` (None: all) that has passages (only theirs read)."""
+    if doc_ids is not None and not doc_ids:
+        return {}
     by_doc: dict[str, list[str]] = defaultdict(list)
-    for doc_id, passage_id in store.document_passages():
+    for doc_id, passage_id in store.document_passages(doc_ids):
         by_doc[doc_id].append(passage_id)
-    passages = {p.id: p for p in store.passages()}
-    pieces: list[list[Passage]] = []
-    for doc_id in sorted(by_doc):
+    passages = {p.id: p for p in store.passages(None if doc_ids is None else
+                                                 [pid for found in by_doc.values() for pid in found])}
+    cut: dict[str, list[list[Passage]]] = {}
+    for doc_id, found in by_doc.items():
+        pieces = cut.setdefault(doc_id, [])
         current: list[Passage] = []
         words = 0
-        for pid in dict.fromkeys(by_doc[doc_id]):
+        for pid in dict.fromkeys(found):
             passage = passages.get(pid)
             if passage is None:
                 continue
@@ -216,7 +247,7 @@ def cut_pieces(store: IndexStore, piece_words: int = PIECE_WORDS) -> list[list[P
             words += len(passage.text.split())
         if current:
             pieces.append(current)
-    return pieces
+    return cut
 
 
 def extractive_texts(store: IndexStore, pieces: Sequence[Sequence[Passage]]) -> list[str]:
@@ -265,16 +296,16 @@ def _is_name(name: str) -> bool:
     return any(c.isalpha() for c in name)
 
 
-def _piece_id(mode: str, writer_name: str, piece: Sequence[Passage]) -> str:
+def _piece_id(mode: str, writer_name: str, passage_ids: Sequence[str]) -> str:
     digest = hashlib.sha1(f"{mode}\n{writer_name}".encode())
-    for passage in piece:
-        digest.update(f"\n{passage.id}".encode())
+    for passage_id in passage_ids:
+        digest.update(f"\n{passage_id}".encode())
     return digest.hexdigest()[:20]
 
 
 def _save(path: Path, memory: GlobalMemory) -> None:
     """Writes `memory` beside `path`, fsyncs it and renames it over `path`."""
-    record = {"mode": memory.mode,
+    record = {"mode": memory.mode, "documents": memory.documents,
               "pieces": [{"id": p.id, "passages": list(p.passage_ids), "text": p.text} for p in memory.pieces]}
     staging = path.with_name(f".{path.name}.tmp")
     with open(staging, "wb") as handle:
