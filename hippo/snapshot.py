@@ -318,10 +318,11 @@ def snapshot_exists(root: Path) -> bool:
         manifest = _manifest(root / generation)
     except (IndexFormatError, OSError, ValueError):
         return False
-    if manifest.get("format") != FORMAT:
+    try:
+        files = [*COLUMNS, *(names_file(start, end) for start, end in manifest["names"])]
+    except (KeyError, TypeError, ValueError):
         return False
-    files = [*COLUMNS, *(names_file(start, end) for start, end in manifest["names"])]
-    return all((root / generation / name).is_file() for name in files)
+    return manifest.get("format") == FORMAT and all((root / generation / name).is_file() for name in files)
 
 
 def _manifest(folder: Path) -> dict[str, Any]:
