@@ -3,10 +3,13 @@
 Exact search reads every vector of a kind for each query: a few milliseconds at 100k vectors,
 seconds at millions. A snapshot whose passages, entities or facts number at least the index's
 `ann_threshold` (`IndexSettings`) gets an HNSW graph over those vectors (8-bit scalar-quantized,
-inner product) beside its arrays; its codes are memory-mapped when read. A snapshot that only adds
-units to the previous one extends the previous snapshot's index with them (`extend_ann`: time
-proportional to the units added); as a snapshot keeps its units' rows and appends added units
-after them (`hippo.snapshot`), an index's ANN labels are its units' rows. A query asks it for its
+inner product) beside its arrays, in segments of rows; its codes are memory-mapped when read. A
+snapshot that only adds units to the previous one keeps the previous snapshot's segments (their
+files linked, not copied) and indexes the added units in a new segment, merged with the last
+ones while they are at most twice its size (`extend_ann`: each unit is indexed again a
+logarithmic number of times, and a search asks a logarithmic number of segments); as a
+snapshot keeps its units' rows and appends added units after them (`hippo.snapshot`), a
+segment's labels plus its first row are its units' rows. A query asks it for its
 `CANDIDATES` nearest units, scores them exactly against the snapshot's float32 vectors, and
 gives every other unit the query's mean cosine over all units (capped at the lowest
 candidate's): rankings keep the exact order of the units found, units beyond the candidates tie
@@ -25,6 +28,8 @@ from typing import Any
 
 import numpy as np
 
+from hippo.columns import link_file
+
 CANDIDATES = 256  # nearest units an ANN query returns, rescored exactly (>= any stage's default depth)
 UNIT_ARRAYS = ("passage_vectors", "entity_vectors", "fact_vectors")
 _NEIGHBOURS = 16  # HNSW links per node (M)
@@ -32,28 +37,51 @@ _EXPANSION_ADD = 128  # efConstruction
 _EXPANSION_SEARCH = 2 * CANDIDATES  # efSearch
 
 
-@dataclass
-class UnitIndex:
-    """The ANN index over one unit array (its labels the array's rows) and the array's mean
-    vector (a query's mean cosine)."""
+@dataclass(frozen=True)
+class Segment:
+    """An HNSW index over the array rows `start` to `start` + its size - 1 (labels from 0)."""
 
     hnsw: Any
+    start: int
+
+    @property
+    def end(self) -> int:
+        """The row after its last."""
+        return self.start + int(self.hnsw.ntotal)
+
+    def search(self, queries: np.ndarray, count: int, beam: int) -> tuple[np.ndarray, np.ndarray]:
+        """(inner products, rows) of each query's `count` nearest units (-inf, -1 where fewer)."""
+        self.hnsw.hnsw.efSearch = beam
+        try:
+            scores, labels = self.hnsw.search(queries, count)
+        finally:
+            self.hnsw.hnsw.efSearch = _EXPANSION_SEARCH
+        return np.where(labels >= 0, scores, -np.inf), np.where(labels >= 0, labels + self.start, -1)
+
+
+@dataclass
+class UnitIndex:
+    """The ANN index over one unit array: its segments, in row order, and the array's mean
+    vector (a query's mean cosine)."""
+
+    segments: list[Segment]
     mean: np.ndarray
 
     @property
     def size(self) -> int:
         """The number of units indexed."""
-        return int(self.hnsw.ntotal)
+        return self.segments[-1].end if self.segments else 0
 
     def nearest_rows(self, queries: np.ndarray, count: int, beam: int = _EXPANSION_SEARCH) -> np.ndarray:
         """(queries, count) array rows of each query's `count` nearest units (-1 where fewer were
-        found), searched with HNSW beam width `beam` (efSearch)."""
-        self.hnsw.hnsw.efSearch = beam
-        try:
-            _, labels = self.hnsw.search(np.ascontiguousarray(queries, dtype=np.float32), count)
-        finally:
-            self.hnsw.hnsw.efSearch = _EXPANSION_SEARCH
-        return labels
+        found): the best of each segment's, searched with HNSW beam width `beam` (efSearch)."""
+        queries = np.ascontiguousarray(queries, dtype=np.float32)
+        found = [segment.search(queries, count, beam) for segment in self.segments]
+        if len(found) == 1:
+            return found[0][1]
+        scores, rows = np.hstack([f[0] for f in found]), np.hstack([f[1] for f in found])
+        best = np.argsort(-scores, axis=1, kind="stable")[:, :count]
+        return np.take_along_axis(rows, best, axis=1)
 
     def similarities(self, vectors: np.ndarray, queries: np.ndarray) -> np.ndarray:
         """(units, queries) cosines like `vectors @ queries.T`: exact for each query's `CANDIDATES`
@@ -73,13 +101,17 @@ class UnitIndex:
         return scores
 
 
-def ann_paths(folder: Path, array: str) -> tuple[Path, Path]:
-    """Where a snapshot in `folder` keeps the ANN index over its `array` and that array's mean."""
-    return folder / f"{array}.faiss", folder / f"{array}.mean.npy"
+def _mean_path(folder: Path, array: str) -> Path:
+    return folder / f"{array}.mean.npy"
 
 
-def build_ann(vectors: np.ndarray) -> UnitIndex:
-    """An HNSW index over `vectors` (L2-normalized rows, ids their row numbers) and their mean."""
+def _segment_file(array: str, segment: Segment) -> str:
+    """A segment's file in a snapshot folder (the same in every snapshot: its rows do not change)."""
+    return f"{array}.{segment.start}-{segment.end}.faiss"
+
+
+def _build_segment(vectors: np.ndarray, start: int) -> Segment:
+    """An HNSW index over `vectors` (L2-normalized rows), the array's rows from `start`."""
     import faiss
 
     hnsw = faiss.IndexHNSWSQ(vectors.shape[1], faiss.ScalarQuantizer.QT_8bit, _NEIGHBOURS, faiss.METRIC_INNER_PRODUCT)
@@ -88,34 +120,44 @@ def build_ann(vectors: np.ndarray) -> UnitIndex:
     hnsw.train(rows)
     hnsw.add(rows)
     hnsw.hnsw.efSearch = _EXPANSION_SEARCH
-    return UnitIndex(hnsw, rows.mean(axis=0))
+    return Segment(hnsw, start)
 
 
-def extend_ann(previous: UnitIndex, added: np.ndarray) -> UnitIndex:
-    """`previous` (left unchanged) with the units `added` (L2-normalized rows) after its own, as
-    the rows after those of its array. The 8-bit codes keep the value ranges trained on the units
-    first indexed."""
-    import faiss
+def build_ann(vectors: np.ndarray) -> UnitIndex:
+    """An HNSW index over `vectors` (L2-normalized rows, ids their row numbers) and their mean."""
+    return UnitIndex([_build_segment(vectors, 0)], np.asarray(vectors, dtype=np.float32).mean(axis=0))
 
-    hnsw = faiss.deserialize_index(faiss.serialize_index(previous.hnsw))  # an owned copy (`previous` may be mmapped)
-    hnsw.add(np.ascontiguousarray(added, dtype=np.float32))
-    hnsw.hnsw.efSearch = _EXPANSION_SEARCH
+
+def extend_ann(previous: UnitIndex, before: np.ndarray, added: np.ndarray) -> UnitIndex:
+    """`previous`, an index over the rows `before` (left unchanged), with the rows `added` after
+    them (L2-normalized) in a new segment, merged with the last segments while they are at most
+    twice its size (their rows read from `before`)."""
+    segments, start = list(previous.segments), previous.size
+    while segments and 2 * (previous.size + added.shape[0] - start) >= segments[-1].end - segments[-1].start:
+        start = segments.pop().start
+    rows = added if start == previous.size else np.concatenate([np.asarray(before[start:]), added])
+    segments.append(_build_segment(rows, start))
     new = np.asarray(added, dtype=np.float64)
     mean = (previous.mean * previous.size + new.sum(axis=0)) / (previous.size + new.shape[0])
-    return UnitIndex(hnsw, mean.astype(np.float32))
+    return UnitIndex(segments, mean.astype(np.float32))
 
 
-def save_ann(folder: Path, indexes: dict[str, UnitIndex]) -> list[Path]:
-    """Writes each unit array's ANN index in `indexes` into snapshot folder `folder`; the files
-    written."""
+def save_ann(folder: Path, indexes: dict[str, UnitIndex], base: Path | None = None) -> list[Path]:
+    """Writes each unit array's ANN index in `indexes` into snapshot folder `folder`: a segment
+    snapshot folder `base` has, as a hard link to its file; the files written."""
     import faiss
 
     written: list[Path] = []
     for name, index in indexes.items():
-        hnsw_path, mean_path = ann_paths(folder, name)
-        faiss.write_index(index.hnsw, str(hnsw_path))
-        np.save(mean_path, index.mean)
-        written += [hnsw_path, mean_path]
+        for segment in index.segments:
+            path = folder / _segment_file(name, segment)
+            if base is not None and (base / path.name).is_file():
+                link_file(base / path.name, path)
+                continue
+            faiss.write_index(segment.hnsw, str(path))
+            written.append(path)
+        np.save(_mean_path(folder, name), index.mean)
+        written.append(_mean_path(folder, name))
     return written
 
 
@@ -123,11 +165,14 @@ def load_ann(folder: Path) -> dict[str, UnitIndex]:
     """The ANN indexes a snapshot in `folder` has, by array name (codes memory-mapped)."""
     indexes = {}
     for name in UNIT_ARRAYS:
-        hnsw_path, mean_path = ann_paths(folder, name)
-        if hnsw_path.is_file():
+        files = {int(path.name.split(".")[1].split("-")[0]): path for path in folder.glob(f"{name}.*-*.faiss")}
+        if files:
             import faiss
 
-            hnsw = faiss.read_index(str(hnsw_path), faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY)
-            hnsw.hnsw.efSearch = _EXPANSION_SEARCH
-            indexes[name] = UnitIndex(hnsw, np.load(mean_path))
+            segments = []
+            for start in sorted(files):
+                hnsw = faiss.read_index(str(files[start]), faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY)
+                hnsw.hnsw.efSearch = _EXPANSION_SEARCH
+                segments.append(Segment(hnsw, start))
+            indexes[name] = UnitIndex(segments, np.load(_mean_path(folder, name)))
     return indexes

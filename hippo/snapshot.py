@@ -223,14 +223,14 @@ def unit_ann(
 ) -> UnitIndex | None:
     """The ANN index a snapshot keeps over a unit array, the rows `previous` (None: none) then
     `added`: None below `threshold` rows; `index`, the previous snapshot's over `previous`,
-    extended with `added` when they are no more than it has (past that, a new build keeps the
-    8-bit ranges representative at a cost that stays linear in the units added overall); else
-    a new build."""
+    extended with `added` (`extend_ann`: a new segment, merged with the last ones while they are
+    at most twice its size, so each segment's 8-bit ranges are trained on most of its units);
+    else a new build."""
     before = 0 if previous is None else previous.shape[0]
     if before + added.shape[0] < threshold:
         return None
-    if index is not None and added.shape[0] <= index.size:
-        return extend_ann(index, added)
+    if index is not None and previous is not None:
+        return extend_ann(index, previous, added)
     return build_ann(added if previous is None else np.concatenate([previous, added]))
 
 
@@ -248,7 +248,7 @@ def save_snapshot(root: Path, snapshot: GraphSnapshot | SnapshotParts) -> Path:
         shared = None if base is None or base.folder is None or name in REPLACED else (base.folder, base.columns[name])
         columns[name] = write_column(staging, name, parts.columns[name], dtype, shared).to_json()
     save_names(staging, parts.names, base.folder if base is not None else None)
-    for path in save_ann(staging, parts.ann):
+    for path in save_ann(staging, parts.ann, base.folder if base is not None else None):
         with open(path, "rb") as handle:
             os.fsync(handle.fileno())
     manifest = {"format": FORMAT, "columns": columns, "info": parts.info,

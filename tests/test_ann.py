@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 import kernels
 from hippo import ann
-from hippo.ann import CANDIDATES, UNIT_ARRAYS, build_ann
+from hippo.ann import CANDIDATES, UNIT_ARRAYS, build_ann, extend_ann, load_ann, save_ann
 from hippo.api import Hippo
 from hippo.cli import main
 from hippo.config import IndexSettings
@@ -59,6 +59,29 @@ def test_approximate_scores_are_exact_for_the_candidates_and_the_range() -> None
         assert abs(got.max() - want.max()) < 1e-6 and got.min() - want.min() < 0.01  # the farthest found: approximate
         recall.append(len(set(np.argsort(-want)[:10]) & set(np.argsort(-got, kind="stable")[:10])) / 10)
     assert np.mean(recall) >= 0.98
+
+
+def test_an_extended_index_searches_its_segments_as_one_and_merges_them_as_they_grow(tmp_path: Path) -> None:
+    vectors, queries = _unit_vectors(4600), _unit_vectors(20, seed=1)
+    index = extend_ann(build_ann(vectors[:3000]), vectors[:3000], vectors[3000:3400])
+    assert [(s.start, s.end) for s in index.segments] == [(0, 3000), (3000, 3400)]  # the earlier one kept
+    grown = extend_ann(index, vectors[:3400], vectors[3400:3600])  # 200 against 400: merged with it
+    assert [(s.start, s.end) for s in grown.segments] == [(0, 3000), (3000, 3600)]
+    assert grown.segments[0] is index.segments[0]
+    np.testing.assert_allclose(grown.mean, vectors[:3600].mean(axis=0), atol=1e-6)
+    exact = np.argsort(-(vectors[:3600] @ queries.T), axis=0)[:10].T
+    found = grown.nearest_rows(queries, 10)
+    assert np.mean([len(set(a) & set(b)) / 10 for a, b in zip(exact, found, strict=True)]) >= 0.98
+    assert np.mean(grown.nearest_rows(vectors[3000:3600], 1)[:, 0] == np.arange(3000, 3600)) >= 0.95
+    first, second = tmp_path / "first", tmp_path / "second"
+    first.mkdir(), second.mkdir()
+    save_ann(first, {"passage_vectors": index})
+    save_ann(second, {"passage_vectors": grown}, first)
+    base = "passage_vectors.0-3000.faiss"
+    assert (second / base).stat().st_ino == (first / base).stat().st_ino  # linked, not written again
+    np.testing.assert_array_equal(load_ann(second)["passage_vectors"].nearest_rows(queries, 10), found)
+    whole = extend_ann(grown, vectors[:3600], vectors[3600:])  # 1,000 + 600 against 3,000: one segment again
+    assert [(s.start, s.end) for s in whole.segments] == [(0, 4600)]
 
 
 def test_the_ppr_stage_corrects_its_top_passages_for_the_prior_the_ann_left_out(
@@ -178,11 +201,12 @@ def test_index_option_records_the_threshold_and_builds_the_index(tmp_path: Path)
     assert result.exit_code == 0, result.output
     with IndexStore.open(index) as store:
         assert store.settings.ann_threshold == 1
-    assert {path.stem for path in (index / str(current_generation(index))).glob("*.faiss")} == set(UNIT_ARRAYS)
+    assert {path.stem.split(".")[0] for path in (index / str(current_generation(index))).glob("*.faiss")} == set(
+        UNIT_ARRAYS)
 
 
 def test_a_corrupt_ann_file_is_an_unreadable_snapshot(sample_index: Path, tmp_path: Path) -> None:
     index = _with_ann(sample_index, tmp_path, threshold=1)
-    (index / str(current_generation(index)) / "fact_vectors.faiss").write_bytes(b"not an index")
+    next((index / str(current_generation(index))).glob("fact_vectors.*.faiss")).write_bytes(b"not an index")
     with pytest.raises(IndexFormatError, match="graph snapshot unreadable"):
         load_snapshot(index)

@@ -144,6 +144,11 @@ def test_adding_a_file_extends_the_ann_indexes(tmp_path: Path, monkeypatch: pyte
     builds = _spy(monkeypatch, "build_ann", hippo.snapshot)
     Indexer(index, quiet=True).run([corpus])
     assert builds == []  # the earlier indexes were extended
+    kept = {a: [(s.start, s.end) for s in before.ann[a].segments] for a in UNIT_ARRAYS}
+    assert any(len(load_snapshot(index).ann[a].segments) > 1 for a in UNIT_ARRAYS)  # some kept their segment
+    for array, segments in kept.items():
+        now = [(s.start, s.end) for s in load_snapshot(index).ann[array].segments]
+        assert now[:-1] == segments[:len(now) - 1]  # the earlier segments, or merged into the new one
     after = load_snapshot(index)
     assert _same(_graph(index), _graph(_rebuilt(index, corpus, tmp_path)))  # HNSW search finds all, among so few
     for array in UNIT_ARRAYS:
@@ -153,14 +158,14 @@ def test_adding_a_file_extends_the_ann_indexes(tmp_path: Path, monkeypatch: pyte
         np.testing.assert_allclose(extended.mean, np.asarray(getattr(after, array)).mean(axis=0), atol=1e-5)
 
 
-def test_an_index_more_than_doubled_gets_new_ann_indexes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_index_more_than_doubled_gets_new_ann_indexes(tmp_path: Path) -> None:
     corpus, index = _partial_corpus(tmp_path, ADDED, ADDED_SMALL), tmp_path / "index"
     Indexer(index, IndexSettings(ann_threshold=1), quiet=True).run([corpus])
     shutil.copy(SAMPLE / ADDED, corpus / ADDED)  # many times the units of the first file
-    builds = _spy(monkeypatch, "build_ann", hippo.snapshot)
     Indexer(index, quiet=True).run([corpus])
     snapshot = load_snapshot(index)
-    assert len(builds) == len(UNIT_ARRAYS)  # built anew
+    for array in UNIT_ARRAYS:  # the earlier segment merged into one over all units
+        assert [(s.start, s.end) for s in snapshot.ann[array].segments] == [(0, len(getattr(snapshot, array)))]
     assert all(_finds_itself(snapshot, array) >= 0.95 for array in UNIT_ARRAYS)
 
 
