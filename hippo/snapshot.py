@@ -243,12 +243,15 @@ def save_snapshot(root: Path, snapshot: GraphSnapshot | SnapshotParts) -> Path:
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir()
     base = parts.base
+    folder = None if base is None else base.folder  # the files it shares
+    if base is not None and folder is None:
+        raise ValueError("a snapshot grown from another needs that one as read from its folder")
     columns = {}
     for name, dtype in COLUMNS.items():
-        shared = None if base is None or base.folder is None or name in REPLACED else (base.folder, base.columns[name])
+        shared = None if base is None or folder is None or name in REPLACED else (folder, base.columns[name])
         columns[name] = write_column(staging, name, parts.columns[name], dtype, shared).to_json()
-    save_names(staging, parts.names, base.folder if base is not None else None)
-    for path in save_ann(staging, parts.ann, base.folder if base is not None else None):
+    save_names(staging, parts.names, folder)
+    for path in save_ann(staging, parts.ann, folder):
         with open(path, "rb") as handle:
             os.fsync(handle.fileno())
     manifest = {"format": FORMAT, "columns": columns, "info": parts.info,
