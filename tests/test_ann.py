@@ -165,10 +165,12 @@ def test_the_sparse_ppr_path_gives_power_iterations_ranks_and_scores(shared: flo
         rows = np.array([got.top(1, passages=True)[0][0], 5, 305])  # the best, an untouched, a touched one
         for scores in (got, want):
             scores.add(rows, np.array([-1e-4, 2e-3, 1e-4]))
-        for limit, among_passages in ((5, True), (100, True), (300, True), (10, False), (600, False)):
-            top, expected = got.top(limit, among_passages), want.top(limit, among_passages)
-            assert [n for n, _ in top] == [n for n, _ in expected], (limit, among_passages)
+        for among_passages, count in ((True, passages), (False, nodes)):
+            top, expected = got.top(count, among_passages), want.top(count, among_passages)
+            assert [n for n, _ in top] == [n for n, _ in expected]
             np.testing.assert_allclose([s for _, s in top], [s for _, s in expected], rtol=1e-7, atol=1e-12)
+            for limit in range(1, count, 7):  # each limit reads a prefix of the untouched nodes' order
+                assert got.top(limit, among_passages) == top[:limit], (limit, among_passages)
 
 
 def _with_ann(sample_index: Path, tmp_path: Path, threshold: int) -> Path:

@@ -287,14 +287,14 @@ class SparseScores:
         self.changed = np.empty(0, dtype=np.int64)
 
     def top(self, limit: int, passages: bool) -> list[tuple[int, float]]:
-        touched, scores = self.touched, self.scores
+        touched, scores, changed = self.touched, self.scores, self.changed
         if passages:
-            touched, scores = touched[touched < self.passages], scores[touched < self.passages]
-        changed = self.changed[self.changed < self.passages] if passages else self.changed
+            inside = touched < self.passages
+            touched, scores, changed = touched[inside], scores[inside], changed[changed < self.passages]
+        untouched = self._untouched(limit, passages, touched.size + changed.size)
         best = limit + changed.size  # holds the `limit` best touched nodes that `add` left unchanged
         if scores.size > best:
             touched = touched[np.argpartition(scores, scores.size - best)[scores.size - best:]]
-        untouched = self._untouched(limit, passages, touched.size + changed.size)
         nodes = np.unique(np.concatenate([touched, changed, untouched]))
         return _best(nodes, self._scores(nodes), limit)
 
