@@ -97,7 +97,7 @@ class PushState:
     def nodes(self) -> np.ndarray:
         """The nodes touched since the last `clear`, distinct, in no particular order."""
         if len(self._reached) != 1:
-            self._reached = [_distinct(np.concatenate([np.empty(0, dtype=np.intp), *self._reached]), self._stamp)]
+            self._reached = [np.concatenate([np.empty(0, dtype=np.intp), *self._reached])]
         return self._reached[0]
 
     def values(self, nodes: np.ndarray) -> np.ndarray:
@@ -113,7 +113,7 @@ class PushState:
 
     def _mark(self, nodes: np.ndarray) -> None:
         """Records ``nodes`` (repeats allowed) as touched."""
-        fresh = nodes[~self.touched[nodes]]
+        fresh = _distinct(nodes[~self.touched[nodes]], self._stamp)
         self.touched[fresh] = True
         self._reached.append(fresh)
 
