@@ -11,6 +11,11 @@ by weight, or, for a dangling node, back along the seed vector (PRPACK's convent
 Work is about ``1 / ((1 - d) eps)`` edge visits at most, independent of graph size, so it wins on large
 graphs with few seeds; on small graphs the exact backends are as fast. A batch's columns are pushed on a
 thread per core (numpy's gathers and scatters release the GIL).
+
+``PushState`` pushes the linear form ``(1 - d)(I - d M)^-1 s`` instead (signed seeds, a dangling node's
+mass left there, no normalization) with the same bound in the seeds' own units, and its state stays at
+the touched nodes: reused from push to push, it makes no pass over every node (hippo's ``ppr`` stage
+under ANN).
 """
 
 from __future__ import annotations

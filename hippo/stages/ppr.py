@@ -103,8 +103,8 @@ class PPRStage(Stage):
             return super().run_batch(states, ctx)
         started = time.perf_counter()
         resets = [self.personalization(state, ctx) for state in states]
-        seeded = [i for i, r in enumerate(resets) if r is not None]
-        scores = self._ppr(ctx, np.column_stack([resets[i].dense() for i in seeded])) if seeded else None  # type: ignore[union-attr]
+        seeded = {i: reset for i, reset in enumerate(resets) if reset is not None}
+        scores = self._ppr(ctx, np.column_stack([reset.dense() for reset in seeded.values()])) if seeded else None
         share = (time.perf_counter() - started) / max(1, len(states))
         columns = {i: c for c, i in enumerate(seeded)}
         for i, (state, reset) in enumerate(zip(states, resets, strict=True)):
