@@ -33,6 +33,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Literal, Protocol
 
 import numpy as np
@@ -286,11 +287,15 @@ class SparseScores:
         self.scores = (values + self.shared * self.base.scores[self.touched]) / self.total
         self.changed = np.empty(0, dtype=np.int64)
 
+    @cached_property
+    def touched_passages(self) -> tuple[np.ndarray, np.ndarray]:
+        """The touched passages and their scores (before `add`)."""
+        inside = self.touched < self.passages
+        return self.touched[inside], self.scores[inside]
+
     def top(self, limit: int, passages: bool) -> list[tuple[int, float]]:
-        touched, scores, changed = self.touched, self.scores, self.changed
-        if passages:
-            inside = touched < self.passages
-            touched, scores, changed = touched[inside], scores[inside], changed[changed < self.passages]
+        touched, scores = self.touched_passages if passages else (self.touched, self.scores)
+        changed = self.changed[self.changed < self.passages] if passages else self.changed
         untouched = self._untouched(limit, passages, touched.size + changed.size)
         best = limit + changed.size  # holds the `limit` best touched nodes that `add` left unchanged
         if scores.size > best:
