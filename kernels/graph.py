@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cached_property
 from itertools import pairwise
 
@@ -10,7 +12,7 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import reverse_cuthill_mckee
 
 from kernels.cpu import transition
-from kernels.push import push_degrees
+from kernels.push import PushState, push_degrees
 from kernels.validate import check_graph
 
 
@@ -24,6 +26,7 @@ class Graph:
         self._walks: dict[tuple[float, np.dtype], sp.csr_matrix] = {}
         self._row_blocks: dict[tuple[float, np.dtype, int], list[tuple[slice, sp.csr_matrix]]] = {}
         self._local: tuple[Graph, np.ndarray] | None = None
+        self._idle_push_states: list[PushState] = []
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -38,6 +41,21 @@ class Graph:
     def push_degrees(self) -> np.ndarray:
         """``kernels.push.push_degrees`` of the adjacency (a forward push's threshold per unit of tolerance)."""
         return push_degrees(self.adjacency)
+
+    @contextmanager
+    def push_state(self) -> Iterator[PushState]:
+        """A cleared ``PushState`` of this graph's size for the ``with`` block: one per concurrent
+        caller, kept and reused after it (cleared at the touched entries only), so a push allocates
+        no per-node array."""
+        try:
+            state = self._idle_push_states.pop()
+        except IndexError:
+            state = PushState(self.shape[0])
+        try:
+            yield state
+        finally:
+            state.clear()
+            self._idle_push_states.append(state)
 
     def walk(self, damping: float, dtype: np.dtype) -> sp.csr_matrix:
         """``damping * P`` as CSR in ``dtype``, ``P`` the row-normalized adjacency; rows with zero out-weight

@@ -7,6 +7,7 @@ import copy
 import json
 import shutil
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -21,13 +22,14 @@ from hippo.cli import main
 from hippo.config import IndexSettings
 from hippo.errors import IndexFormatError
 from hippo.snapshot import current_generation, load_snapshot, save_snapshot, unit_ann
-from hippo.stages import ppr as ppr_stage
 from hippo.stages.context import RetrievalContext
 from hippo.stages.link import LinkStage
-from hippo.stages.ppr import PPRStage, _linear
+from hippo.stages.ppr import DenseScores, PPRStage, Reset, _linear
 from hippo.stages.state import RetrievalState
 from hippo.store import IndexStore
+from kernels.push import PushState
 from tests.conftest import SAMPLE, SAMPLE_QUESTIONS
+from tests.test_kernels import random_graph
 
 
 def _unit_vectors(rows: int, dim: int = 48, seed: int = 0) -> np.ndarray:
@@ -144,14 +146,14 @@ def test_the_ppr_stage_pushes_the_sparse_part_of_an_ann_reset_and_adds_the_share
     index = _with_ann(sample_index, tmp_path, threshold=1)
     monkeypatch.setattr(ann, "CANDIDATES", 4)
     ctx = RetrievalContext(index)
-    calls: list[str] = []  # kernels.ppr's backends, then "push" for each forward push of a sparse part
-    ppr, push = kernels.ppr, ppr_stage.forward_push
+    calls: list[str] = []  # kernels.ppr's backends, and "push" for each forward push of a sparse part
+    ppr, push = kernels.ppr, PushState.push
     monkeypatch.setattr(kernels, "ppr", lambda *args, **kw: calls.append(kw["backend"]) or ppr(*args, **kw))
-    monkeypatch.setattr(ppr_stage, "forward_push", lambda *args: calls.append("push") or push(*args))
+    monkeypatch.setattr(PushState, "push", lambda *args: calls.append("push") or push(*args))
     questions = [json.loads(line)["question"] for line in SAMPLE_QUESTIONS.read_text().splitlines()]
     linked = [LinkStage().run(RetrievalState(question=question), ctx) for question in questions]
     batched = PPRStage(exact_prior=0).run_batch(copy.deepcopy(linked), ctx)
-    assert calls[0] == "cpu" and set(calls[1:]) == {"push"}, calls  # the PPR of all passages, then pushes
+    assert calls.count("cpu") == 1 and set(calls) == {"cpu", "push"}, calls  # the PPR of all passages once, pushes
     for question, state, in_batch in zip(questions, linked, batched, strict=True):
         want = PPRStage(backend="cpu", tol=1e-10, precision="float64", exact_prior=0).run(copy.deepcopy(state), ctx)
         calls.clear()
@@ -161,6 +163,37 @@ def test_the_ppr_stage_pushes_the_sparse_part_of_an_ann_reset_and_adds_the_share
         assert [p for p, _ in got.ranking[:5]] == [p for p, _ in want.ranking[:5]], question
         distance = sum(abs(dict(got.ranking)[p] - score) for p, score in want.ranking)
         assert distance < 1e-4, (question, distance)
+
+
+@pytest.mark.parametrize("shared", [0.015, 0.0])
+def test_the_sparse_ppr_path_gives_power_iterations_ranks_and_scores(shared: float) -> None:
+    """The `ppr` stage's path under ANN reads PPR without a pass over every node: a push of the
+    reset's sparse part, the untouched nodes ranked by the all-passage PPR's order. On a graph with
+    dangling nodes and a component no seed reaches, it gives power iteration's top passages and
+    nodes and their scores on the same reset, with a correction added to touched and untouched
+    passages; with a shared prior of 0 the untouched passages tie at 0 and come in node order."""
+    rng = np.random.default_rng(4)
+    nodes, passages = 600, 400  # random_graph: nodes [0, 300) and [300, 600) apart
+    graph = kernels.prepare(random_graph(nodes, 5))
+    snapshot = SimpleNamespace(ppr_graph=graph, passage_ids=range(passages), node_count=nodes, derived={})
+    prior = np.full(passages, shared)
+    prior[rng.choice(np.arange(300, passages), 20, replace=False)] = rng.uniform(0.02, 0.05, 20)
+    prior[310] = 0.0  # the farthest passage: below the shared prior
+    reset = Reset(np.array([410, 450, 555]), np.array([1.0, 0.6, 0.3]), prior, nodes)
+    stage = PPRStage(push_tol=1e-12, precision="float64")
+    want = DenseScores(kernels.ppr(graph, reset.dense(), damping=0.5, tol=1e-13, backend="cpu"), passages)
+    with graph.push_state() as pushed:
+        got = stage._decomposed(SimpleNamespace(snapshot=snapshot), reset, pushed)  # type: ignore[arg-type]
+        assert 0 < pushed.nodes().size < nodes - 250 and not pushed.touched[:300].any()
+        rows = np.array([got.top(1, passages=True)[0][0], 5, 305])  # the best, an untouched, a touched one
+        for scores in (got, want):
+            scores.add(rows, np.array([-1e-4, 2e-3, 1e-4]))
+        for among_passages, count in ((True, passages), (False, nodes)):
+            top, expected = got.top(count, among_passages), want.top(count, among_passages)
+            assert [n for n, _ in top] == [n for n, _ in expected]
+            np.testing.assert_allclose([s for _, s in top], [s for _, s in expected], rtol=1e-7, atol=1e-12)
+            for limit in range(1, count, 7):  # each limit reads a prefix of the untouched nodes' order
+                assert got.top(limit, among_passages) == top[:limit], (limit, among_passages)
 
 
 def _with_ann(sample_index: Path, tmp_path: Path, threshold: int) -> Path:

@@ -152,7 +152,7 @@ def test_personalization_sums_every_level_times_its_weight(sample_index: Path) -
     expected[passages + ada] += 0.4
     expected[:passages] = 0.05 * min_max(ctx.dense_scores(state))
     reset = PPRStage().personalization(state, ctx)
-    assert reset is not None and np.allclose(reset, expected, atol=1e-7)
+    assert reset is not None and np.allclose(reset.dense(), expected, atol=1e-7)
     assert set(state.levels) == {"facts", "entities", "bonus", "passages"}
     trace = PPRStage().run(state, ctx).trace[-1]
     assert trace["levels"]["bonus"] == {"kind": "entity", "weight": 1.0, "seeds": 1, "top": {"ada brennan": 0.4}}
@@ -175,7 +175,7 @@ def test_specificity_divides_seeds_by_the_passages_mentioning_them(sample_index:
     mentions = int(ctx.snapshot.mention_counts[len(ctx.snapshot.passage_ids) + keel])
     assert mentions > 1
     reset = PPRStage(specificity=True).personalization(state, ctx)
-    assert reset is not None and reset[len(ctx.snapshot.passage_ids) + keel] == pytest.approx(1.0 / mentions)
+    assert reset is not None and reset.dense()[len(ctx.snapshot.passage_ids) + keel] == pytest.approx(1.0 / mentions)
 
 
 @pytest.fixture(scope="module")
