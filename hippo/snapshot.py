@@ -234,6 +234,14 @@ def unit_ann(
     return build_ann(added if previous is None else np.concatenate([previous, added]))
 
 
+def scratch_folder(root: Path) -> Path:
+    """A new folder in index `root` for files a build writes before its snapshot (its vectors,
+    which the snapshot links): removed with the stale staging folders when a snapshot is saved."""
+    folder = root / f".snapshot-{time.time_ns()}-build.tmp"
+    folder.mkdir()
+    return folder
+
+
 def save_snapshot(root: Path, snapshot: GraphSnapshot | SnapshotParts) -> Path:
     """Writes `snapshot`, with its ANN indexes, as the index's new current snapshot (sharing the
     column files of its base, if it has one) and removes older ones."""
