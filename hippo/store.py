@@ -424,10 +424,10 @@ class IndexStore:
         position = {k: i for i, k in enumerate(unique)}
         return self.load_embeddings(unique)[[position[k] for k in keys]]
 
-    def embedding_blocks(self, keys: Sequence[str], rows: int = EMBEDDING_BLOCK) -> Iterator[np.ndarray]:
-        """`load_embeddings(keys)`, `rows` keys at a time: the whole array is never in memory."""
-        for start in range(0, len(keys), rows):
-            yield self.load_embeddings(keys[start:start + rows])
+    def embedding_blocks(self, keys: Sequence[str]) -> Iterator[np.ndarray]:
+        """`load_embeddings(keys)`, `EMBEDDING_BLOCK` keys at a time: the whole array is never in memory."""
+        for start in range(0, len(keys), EMBEDDING_BLOCK):
+            yield self.load_embeddings(keys[start:start + EMBEDDING_BLOCK])
 
     def load_embeddings(self, keys: Sequence[str]) -> np.ndarray:
         """Vectors for `keys` in order; KeyError naming the first missing key."""
