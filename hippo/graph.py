@@ -4,6 +4,7 @@ edges (subject-object), mention edges (passage-entity) and synonymy edges (entit
 from __future__ import annotations
 
 import hashlib
+import sys
 from collections import Counter
 from collections.abc import Mapping, Sequence
 
@@ -36,7 +37,7 @@ def derive_records(passages: Sequence[Passage], extractions: dict[str, Extractio
     passage_facts: set[tuple[str, str]] = set()
 
     def add_entity(name: str) -> str:
-        eid = entity_id(name)
+        eid = sys.intern(entity_id(name))  # one string per entity, not one per mention (a third of the records)
         entities.setdefault(eid, name)
         return eid
 
