@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hippo.ann import UnitIndex
+from hippo.ann import UnitIndex, mapped_ann
 from hippo.columns import Column, read_column, write_blocks
 from hippo.config import IndexSettings
 from hippo.corpus import Passage, passage_string
@@ -58,13 +58,15 @@ class Units:
     def load(self, store: IndexStore, previous: GraphSnapshot | None, array: str, ann_threshold: int,
              scratch: Path) -> None:
         """Writes the vectors of `ids` from the store into file `array` of folder `scratch`, a block
-        at a time (never the whole set in memory), and makes the ANN index from them, mapped: the
-        previous snapshot's, extended, where rows were kept."""
+        at a time (never the whole set in memory), then the ANN index from them, mapped (the
+        previous snapshot's, extended, where rows were kept), which is written there too and read
+        back with its codes mapped."""
         blocks = store.embedding_blocks([text_key(t) for t in self.texts])
         self.stored = scratch, array, write_blocks(scratch, array, blocks, "float32", store.embedding_dim)
         before = getattr(previous, array)[:self.kept] if previous is not None and self.kept else None
         index = previous.ann.get(array) if previous is not None and self.kept else None
-        self.ann = unit_ann(before, self.vectors, ann_threshold, index)
+        ann = unit_ann(before, self.vectors, ann_threshold, index)
+        self.ann = None if ann is None else mapped_ann(scratch, array, ann)
 
     @property
     def vectors(self) -> np.ndarray:
