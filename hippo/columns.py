@@ -66,23 +66,26 @@ def _write_rows(handle: BinaryIO, blocks: Iterable[np.ndarray]) -> tuple[int, in
     return rows, size
 
 
-def _whole_file(data: ColumnData, dtype: str) -> Path | None:
-    """The file `data` maps, where it is exactly that file's bytes as a `dtype` column."""
+def _whole_file(data: ColumnData, dtype: str, folder: Path) -> Path | None:
+    """The file `data` maps, where it is exactly that file's bytes as a `dtype` column and lies in
+    a sibling of `folder` (the same index: its snapshots share a file one after another, never two
+    at once, as each appends after its own rows)."""
     if not isinstance(data, np.memmap) or data.filename is None or data.offset or data.dtype != np.dtype(dtype):
         return None
     path = Path(data.filename)
-    return path if data.flags.c_contiguous and os.path.getsize(path) == data.nbytes else None
+    same_index = path.parent.parent.resolve() == folder.parent.resolve()
+    return path if same_index and data.flags.c_contiguous and os.path.getsize(path) == data.nbytes else None
 
 
 def write_column(folder: Path, name: str, data: ColumnData, dtype: str,
                  base: tuple[Path, Column] | None = None) -> Column:
     """Writes column `name` into `folder` (synced): `data` alone, or appended to the rows of
     `base` (the folder of the snapshot it extends and its column there), whose file is shared.
-    Data that maps a whole file of its own (and no `base`) is linked to it. Returns the column's
-    shape."""
+    Data that maps a whole file of its own in the same index (and no `base`) is linked to it.
+    Returns the column's shape."""
     path = folder / name
     width = None if dtype == STRINGS or np.ndim(data) < 2 else int(np.shape(data)[1])
-    source = _whole_file(data, dtype) if base is None else None
+    source = _whole_file(data, dtype, folder) if base is None else None
     if source is not None:
         link_file(source, path)
         return Column(len(data), dtype, width, os.path.getsize(path))
