@@ -12,6 +12,7 @@ stage's: the run's peak is the largest stage peak printed.
 
 from __future__ import annotations
 
+import argparse
 import functools
 import json
 import sys
@@ -66,6 +67,9 @@ def watch(owner: Any, name: str, label: Callable[..., str]) -> None:
 
 
 if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description="Per-stage memory of a `hippo` run (Linux; see the module docstring).")
+    parser.add_argument("hippo_args", nargs=argparse.REMAINDER, help="the hippo command line: index CORPUS --index ...")
+    arguments = parser.parse_args()
     threading.Thread(target=_sample, daemon=True).start()
     build = hippo.snapshot_build.SnapshotBuild
     watch(build, "start", lambda *_: "records")
@@ -78,5 +82,5 @@ if __name__ == "__main__":
     watch(hippo.store.IndexStore, "prune_embeddings", lambda *_: "prune embeddings")
     watch(hippo.indexer, "update_memory", lambda *_: "memory")
     watch(hippo.indexer, "update_global_memory", lambda *_: "global memory")
-    sys.argv = ["hippo", *sys.argv[1:]]
+    sys.argv = ["hippo", *arguments.hippo_args]
     main()
