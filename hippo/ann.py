@@ -22,6 +22,7 @@ faiss is imported only where an ANN index is built or read (0.2 s), so small ind
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -143,9 +144,10 @@ def extend_ann(previous: UnitIndex, before: np.ndarray, added: np.ndarray) -> Un
     return UnitIndex(segments, mean.astype(np.float32))
 
 
-def save_ann(folder: Path, indexes: dict[str, UnitIndex], base: Path | None = None) -> list[Path]:
+def save_ann(folder: Path, indexes: dict[str, UnitIndex], base: Path | None = None) -> None:
     """Writes each unit array's ANN index in `indexes` into snapshot folder `folder`: a segment read
-    from a file, or one snapshot folder `base` has, as a hard link to that file; the files written."""
+    from a file, or one snapshot folder `base` has, as a hard link to that file (synced when it
+    was written); the files it writes are synced."""
     import faiss
 
     written: list[Path] = []
@@ -160,7 +162,9 @@ def save_ann(folder: Path, indexes: dict[str, UnitIndex], base: Path | None = No
             written.append(path)
         np.save(_mean_path(folder, name), index.mean)
         written.append(_mean_path(folder, name))
-    return written
+    for path in written:
+        with open(path, "rb") as handle:
+            os.fsync(handle.fileno())
 
 
 def load_ann(folder: Path) -> dict[str, UnitIndex]:
