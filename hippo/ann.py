@@ -22,6 +22,7 @@ faiss is imported only where an ANN index is built or read (0.2 s), so small ind
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,7 @@ class Segment:
 
     hnsw: Any
     start: int
+    file: Path | None = None  # the file it was read from (codes memory-mapped): saving it links that
 
     @property
     def end(self) -> int:
@@ -142,37 +144,53 @@ def extend_ann(previous: UnitIndex, before: np.ndarray, added: np.ndarray) -> Un
     return UnitIndex(segments, mean.astype(np.float32))
 
 
-def save_ann(folder: Path, indexes: dict[str, UnitIndex], base: Path | None = None) -> list[Path]:
-    """Writes each unit array's ANN index in `indexes` into snapshot folder `folder`: a segment
-    snapshot folder `base` has, as a hard link to its file; the files written."""
+def save_ann(folder: Path, indexes: dict[str, UnitIndex], base: Path | None = None) -> None:
+    """Writes each unit array's ANN index in `indexes` into snapshot folder `folder`: a segment read
+    from a file, or one snapshot folder `base` has, as a hard link to that file (synced when it
+    was written); the files it writes are synced."""
     import faiss
 
     written: list[Path] = []
     for name, index in indexes.items():
         for segment in index.segments:
             path = folder / _segment_file(name, segment)
-            if base is not None and (base / path.name).is_file():
-                link_file(base / path.name, path)
+            source = segment.file or (base / path.name if base is not None else None)
+            if source is not None and source.is_file():
+                link_file(source, path)
                 continue
             faiss.write_index(segment.hnsw, str(path))
             written.append(path)
         np.save(_mean_path(folder, name), index.mean)
         written.append(_mean_path(folder, name))
-    return written
+    for path in written:
+        with open(path, "rb") as handle:
+            os.fsync(handle.fileno())
 
 
 def load_ann(folder: Path) -> dict[str, UnitIndex]:
     """The ANN indexes a snapshot in `folder` has, by array name (codes memory-mapped)."""
-    indexes = {}
-    for name in UNIT_ARRAYS:
-        files = {int(path.name.split(".")[1].split("-")[0]): path for path in folder.glob(f"{name}.*-*.faiss")}
-        if files:
-            import faiss
+    return {name: index for name in UNIT_ARRAYS if (index := _load_index(folder, name)) is not None}
 
-            segments = []
-            for start in sorted(files):
-                hnsw = faiss.read_index(str(files[start]), faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY)
-                hnsw.hnsw.efSearch = _EXPANSION_SEARCH
-                segments.append(Segment(hnsw, start))
-            indexes[name] = UnitIndex(segments, np.load(_mean_path(folder, name)))
-    return indexes
+
+def mapped_ann(folder: Path, name: str, index: UnitIndex) -> UnitIndex:
+    """`index`, unit array `name`'s, written into `folder` and read back: its codes memory-mapped,
+    so that a build holds the links of the indexes it made, not their codes too."""
+    save_ann(folder, {name: index})
+    mapped = _load_index(folder, name)
+    assert mapped is not None
+    return mapped
+
+
+def _load_index(folder: Path, name: str) -> UnitIndex | None:
+    """Unit array `name`'s ANN index in `folder` (None: it has none)."""
+    files = {int(path.name.split(".")[1].split("-")[0]): path for path in folder.glob(f"{name}.*-*.faiss")}
+    if not files:
+        return None
+    import faiss
+
+    segments = []
+    for start in sorted(files):
+        hnsw = faiss.read_index(str(files[start]), faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY)
+        hnsw.hnsw.efSearch = _EXPANSION_SEARCH
+        segments.append(Segment(hnsw, start, files[start]))
+    return UnitIndex(segments, np.load(_mean_path(folder, name)))

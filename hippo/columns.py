@@ -5,7 +5,9 @@ line. The snapshot that wrote a column records its shape (`Column`) and reads th
 only, so a later snapshot that only adds rows hard-links the file and writes its rows after
 them (`write_column` with `base`): the earlier snapshot reads the same bytes as before. An
 append interrupted before the new snapshot is named current leaves bytes past the earlier
-snapshot's rows, which it never reads and the next append overwrites.
+snapshot's rows, which it never reads and the next append overwrites. Numeric rows are written
+a block at a time, never copied whole, and a column already in a file of its own
+(a build's vectors, memory-mapped) is linked rather than copied.
 """
 
 from __future__ import annotations
@@ -13,12 +15,15 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
 STRINGS = "str"  # the dtype name of a string column
+BLOCK_BYTES = 1 << 24  # numeric rows written (and read from a memory map) about this many bytes at a time
 
 ColumnData = np.ndarray | list[str]
 
@@ -39,19 +44,51 @@ class Column:
         return asdict(self)
 
 
-def _encode(data: ColumnData, dtype: str) -> bytes:
-    if dtype == STRINGS:
-        return b"".join(json.dumps(text, ensure_ascii=False).encode("utf-8") + b"\n" for text in data)
-    return np.ascontiguousarray(data, dtype=dtype).tobytes()
+def _strings(data: ColumnData) -> bytes:
+    return b"".join(json.dumps(text, ensure_ascii=False).encode("utf-8") + b"\n" for text in data)
+
+
+def _row_blocks(data: ColumnData, dtype: str) -> Iterator[np.ndarray]:
+    """The rows of `data` as `dtype` in C order, about `BLOCK_BYTES` at a time (views where they
+    already are)."""
+    array = np.asarray(data)
+    rows = max(1, BLOCK_BYTES // max(1, array[:1].nbytes))
+    for start in range(0, len(array), rows):
+        yield np.ascontiguousarray(array[start:start + rows], dtype=dtype)
+
+
+def _write_rows(handle: BinaryIO, blocks: Iterable[np.ndarray]) -> tuple[int, int]:
+    """Writes row `blocks` (C order) at `handle`'s position, one at a time; (rows, bytes) written."""
+    rows = size = 0
+    for block in blocks:
+        handle.write(memoryview(block).cast("B"))
+        rows, size = rows + len(block), size + block.nbytes
+    return rows, size
+
+
+def _whole_file(data: ColumnData, dtype: str, folder: Path) -> Path | None:
+    """The file `data` maps, where it is exactly that file's bytes as a `dtype` column and lies in
+    a sibling of `folder` (the same index: its snapshots share a file one after another, never two
+    at once, as each appends after its own rows)."""
+    if not isinstance(data, np.memmap) or data.filename is None or data.offset or data.dtype != np.dtype(dtype):
+        return None
+    path = Path(data.filename)
+    same_index = path.parent.parent.resolve() == folder.parent.resolve()
+    return path if same_index and data.flags.c_contiguous and os.path.getsize(path) == data.nbytes else None
 
 
 def write_column(folder: Path, name: str, data: ColumnData, dtype: str,
                  base: tuple[Path, Column] | None = None) -> Column:
     """Writes column `name` into `folder` (synced): `data` alone, or appended to the rows of
     `base` (the folder of the snapshot it extends and its column there), whose file is shared.
+    Data that maps a whole file of its own in the same index (and no `base`) is linked to it.
     Returns the column's shape."""
-    path, raw = folder / name, _encode(data, dtype)
+    path = folder / name
     width = None if dtype == STRINGS or np.ndim(data) < 2 else int(np.shape(data)[1])
+    source = _whole_file(data, dtype, folder) if base is None else None
+    if source is not None:
+        link_file(source, path)
+        return Column(len(data), dtype, width, os.path.getsize(path))
     start = 0
     if base is not None:
         before, column = base
@@ -61,12 +98,28 @@ def write_column(folder: Path, name: str, data: ColumnData, dtype: str,
         start = column.size
     with open(path, "r+b" if base is not None else "wb") as handle:
         handle.seek(start)
-        handle.write(raw)
+        if dtype == STRINGS:
+            size = handle.write(_strings(data))
+        else:
+            _, size = _write_rows(handle, _row_blocks(data, dtype))
         handle.truncate()
-        handle.flush()
-        os.fsync(handle.fileno())
+        _sync(handle)
     rows = (base[1].rows if base is not None else 0) + len(data)
-    return Column(rows, dtype, width, start + len(raw))
+    return Column(rows, dtype, width, start + size)
+
+
+def write_blocks(folder: Path, name: str, blocks: Iterable[np.ndarray], dtype: str, width: int) -> Column:
+    """Writes a new numeric column `name` (synced) of `width` values a row from its row `blocks`,
+    holding one block at a time. Returns its shape."""
+    with open(folder / name, "wb") as handle:
+        rows, size = _write_rows(handle, (np.ascontiguousarray(block, dtype=dtype) for block in blocks))
+        _sync(handle)
+    return Column(rows, dtype, width, size)
+
+
+def _sync(handle: BinaryIO) -> None:
+    handle.flush()
+    os.fsync(handle.fileno())
 
 
 def link_file(source: Path, target: Path) -> None:

@@ -4,6 +4,7 @@ edges (subject-object), mention edges (passage-entity) and synonymy edges (entit
 from __future__ import annotations
 
 import hashlib
+import sys
 from collections import Counter
 from collections.abc import Mapping, Sequence
 
@@ -36,7 +37,7 @@ def derive_records(passages: Sequence[Passage], extractions: dict[str, Extractio
     passage_facts: set[tuple[str, str]] = set()
 
     def add_entity(name: str) -> str:
-        eid = entity_id(name)
+        eid = sys.intern(entity_id(name))  # one string per entity, not one per mention (a third of the records)
         entities.setdefault(eid, name)
         return eid
 
@@ -56,6 +57,7 @@ def derive_records(passages: Sequence[Passage], extractions: dict[str, Extractio
 
 
 SYNONYM_ROW_BLOCK = 1024
+SYNONYM_QUERY_BLOCK = 16_384  # entities searched on the ANN index at a time (their vectors copied)
 SYNONYM_SEARCH_BEAM = 64  # HNSW efSearch for an entity's k nearest (queries use 512 for 256 candidates)
 
 
@@ -161,7 +163,9 @@ def _exact_candidates(matrix: np.ndarray, rows: np.ndarray, threshold: float) ->
 def _nearest_candidates(matrix: np.ndarray, rows: np.ndarray, k: int, threshold: float, index: UnitIndex) -> Candidates:
     """(row, other entity, cosine) for each of entity `rows`' k nearest that `index` finds, with
     cosine >= threshold (computed exactly)."""
-    found = index.nearest_rows(matrix[rows], k + 1, beam=SYNONYM_SEARCH_BEAM)  # + 1: an entity finds itself
+    found = np.concatenate([  # + 1: an entity finds itself; a block of rows at a time (`matrix` may be mapped)
+        index.nearest_rows(matrix[rows[s:s + SYNONYM_QUERY_BLOCK]], k + 1, beam=SYNONYM_SEARCH_BEAM)
+        for s in range(0, rows.size, SYNONYM_QUERY_BLOCK)] or [np.zeros((0, k + 1), dtype=np.int64)])
     firsts, seconds = np.repeat(rows, k + 1), found.ravel()
     keep = (seconds >= 0) & (seconds != firsts)
     firsts, seconds = firsts[keep], seconds[keep]

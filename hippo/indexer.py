@@ -32,7 +32,7 @@ from hippo.memory.build import update_memory
 from hippo.memory.global_memory import update_global_memory
 from hippo.progress import progress_bar
 from hippo.progress import warn as progress_warn
-from hippo.snapshot import save_snapshot, snapshot_exists
+from hippo.snapshot import save_snapshot, scratch_folder, snapshot_exists
 from hippo.snapshot_build import SnapshotBuild
 from hippo.store import DB_NAME, DocumentRecord, IndexStore
 
@@ -272,7 +272,7 @@ class Indexer:
         report.seconds["embed"] = time.perf_counter() - started
 
         started = time.perf_counter()
-        snapshot, synonyms = build.snapshot(store)
+        snapshot, synonyms = build.snapshot(store, scratch_folder(self.index_dir))
         build.store_records(store, synonyms)
         save_snapshot(self.index_dir, snapshot)
         if not build.grown:  # a grown build drops no string: stale vectors wait for the next full one

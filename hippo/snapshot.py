@@ -234,6 +234,14 @@ def unit_ann(
     return build_ann(added if previous is None else np.concatenate([previous, added]))
 
 
+def scratch_folder(root: Path) -> Path:
+    """A new folder in index `root` for files a build writes before its snapshot (its vectors,
+    which the snapshot links): removed with the stale staging folders when a snapshot is saved."""
+    folder = root / f".snapshot-{time.time_ns()}-build.tmp"
+    folder.mkdir()
+    return folder
+
+
 def save_snapshot(root: Path, snapshot: GraphSnapshot | SnapshotParts) -> Path:
     """Writes `snapshot`, with its ANN indexes, as the index's new current snapshot (sharing the
     column files of its base, if it has one) and removes older ones."""
@@ -251,9 +259,7 @@ def save_snapshot(root: Path, snapshot: GraphSnapshot | SnapshotParts) -> Path:
         shared = None if base is None or folder is None or name in REPLACED else (folder, base.columns[name])
         columns[name] = write_column(staging, name, parts.columns[name], dtype, shared).to_json()
     save_names(staging, parts.names, folder)
-    for path in save_ann(staging, parts.ann, folder):
-        with open(path, "rb") as handle:
-            os.fsync(handle.fileno())
+    save_ann(staging, parts.ann, folder)
     manifest = {"format": FORMAT, "columns": columns, "info": parts.info,
                 "names": [[segment.start, segment.end] for segment in parts.names],
                 "repeated_fact_edges": base is not None}  # a pair's fact edges may repeat: load merges them

@@ -20,7 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from hippo.ann import UnitIndex
+from hippo.ann import UnitIndex, mapped_ann
+from hippo.columns import Column, read_column, write_blocks
 from hippo.config import IndexSettings
 from hippo.corpus import Passage, passage_string
 from hippo.embed import text_key
@@ -45,22 +46,36 @@ Pairs = list[tuple[int, int, float]]
 class Units:
     """One unit set of the snapshot being built (passages, entities or facts): the previous
     snapshot's first `kept` rows (all of its units of the set, where it lost none; else none),
-    then the units `ids` with their embedded `texts`; once loaded, those units' vectors and the
-    set's ANN index."""
+    then the units `ids` with their embedded `texts`; once loaded, those units' vectors (a file of
+    the build's scratch folder) and the set's ANN index."""
 
     kept: int
     ids: list[str]
     texts: list[str]
-    vectors: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=np.float32))
+    stored: tuple[Path, str, Column] | None = None  # the vectors' folder, file and shape, once loaded
     ann: UnitIndex | None = None
 
-    def load(self, store: IndexStore, previous: GraphSnapshot | None, array: str, ann_threshold: int) -> None:
-        """Fills in the vectors of `ids` (from the store) and the ANN index: the previous
-        snapshot's, extended, where rows were kept."""
-        self.vectors = store.load_embeddings([text_key(t) for t in self.texts])
+    def load(self, store: IndexStore, previous: GraphSnapshot | None, array: str, ann_threshold: int,
+             scratch: Path) -> None:
+        """Writes the vectors of `ids` from the store into file `array` of folder `scratch`, a block
+        at a time (never the whole set in memory), then the ANN index from them, mapped (the
+        previous snapshot's, extended, where rows were kept), which is written there too and read
+        back with its codes mapped."""
+        blocks = store.embedding_blocks([text_key(t) for t in self.texts])
+        self.stored = scratch, array, write_blocks(scratch, array, blocks, "float32", store.embedding_dim)
         before = getattr(previous, array)[:self.kept] if previous is not None and self.kept else None
         index = previous.ann.get(array) if previous is not None and self.kept else None
-        self.ann = unit_ann(before, self.vectors, ann_threshold, index)
+        ann = unit_ann(before, self.vectors, ann_threshold, index)
+        self.ann = None if ann is None else mapped_ann(scratch, array, ann)
+
+    @property
+    def vectors(self) -> np.ndarray:
+        """The vectors of `ids`, memory-mapped anew at each call: the pages a caller reads leave
+        this process's memory with its map (the kernel may evict them meanwhile)."""
+        assert self.stored is not None, "vectors read before load"
+        vectors = read_column(*self.stored)
+        assert isinstance(vectors, np.ndarray)
+        return vectors
 
     def all_vectors(self, previous: GraphSnapshot | None, array: str) -> np.ndarray:
         """The vectors of every row: the kept ones (read from the previous snapshot), then `ids`'."""
@@ -129,12 +144,12 @@ class SnapshotBuild:
         """The strings to embed, where not yet cached: those of the units the previous snapshot lacks."""
         return [text for units in self.units.values() for text in units.texts]
 
-    def snapshot(self, store: IndexStore) -> tuple[SnapshotParts, Pairs]:
-        """The new snapshot to write (vectors loaded, ANN indexes and synonymy pairs made) and
-        its synonymy pairs (entity rows)."""
+    def snapshot(self, store: IndexStore, scratch: Path) -> tuple[SnapshotParts, Pairs]:
+        """The new snapshot to write (vectors loaded into files of folder `scratch`, which it
+        links; ANN indexes and synonymy pairs made) and its synonymy pairs (entity rows)."""
         previous = self.previous
         for array, units in self.units.items():
-            units.load(store, previous, array, self.settings.ann_threshold)
+            units.load(store, previous, array, self.settings.ann_threshold, scratch)
         passages, entities, facts = (self.units[f"{kind}_vectors"] for kind in ("passage", "entity", "fact"))
         entity_ids = self._ids(entities, "entity_ids")
         row = {e: i for i, e in enumerate(entity_ids)}

@@ -34,6 +34,7 @@ FORMAT_VERSION = 1
 DB_NAME = "index.sqlite"
 LOCK_NAME = ".lock"
 LOCK_GRACE_SECONDS = 0.5  # a writer waits this long for a lock held by a reader's probe (`stats`)
+EMBEDDING_BLOCK = 16_384  # vectors read from the cache at a time where a whole set is not held (~25 MB at 384)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -422,6 +423,11 @@ class IndexStore:
         unique = list(dict.fromkeys(keys))  # two passages may embed the same string
         position = {k: i for i, k in enumerate(unique)}
         return self.load_embeddings(unique)[[position[k] for k in keys]]
+
+    def embedding_blocks(self, keys: Sequence[str]) -> Iterator[np.ndarray]:
+        """`load_embeddings(keys)`, `EMBEDDING_BLOCK` keys at a time: the whole array is never in memory."""
+        for start in range(0, len(keys), EMBEDDING_BLOCK):
+            yield self.load_embeddings(keys[start:start + EMBEDDING_BLOCK])
 
     def load_embeddings(self, keys: Sequence[str]) -> np.ndarray:
         """Vectors for `keys` in order; KeyError naming the first missing key."""

@@ -18,8 +18,10 @@ from typing import Any
 import numpy as np
 import pytest
 
+import hippo.columns
 import hippo.snapshot
 import hippo.snapshot_build
+import hippo.store
 from hippo.ann import UNIT_ARRAYS
 from hippo.config import IndexSettings
 from hippo.corpus import Passage, passage_id
@@ -211,6 +213,25 @@ def test_an_add_interrupted_leaves_the_previous_snapshot_and_a_rerun_finishes(
     monkeypatch.undo()
     Indexer(index, quiet=True).run([corpus])
     assert _same(_graph(index), _graph(_rebuilt(index, corpus, tmp_path)))
+
+
+def test_a_full_build_streams_each_unit_sets_vectors_and_writes_the_same_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    index = tmp_path / "index"
+    Indexer(index, IndexSettings(ann_threshold=1), quiet=True).run([SAMPLE])  # ANN built from the mapped vectors
+    copy = tmp_path / "copy"
+    shutil.copytree(index, copy)
+    (copy / CURRENT_FILE).unlink()
+    monkeypatch.setattr(hippo.store, "EMBEDDING_BLOCK", 5)
+    monkeypatch.setattr(hippo.columns, "BLOCK_BYTES", 1000)  # a few rows a block: vectors 1536 bytes a row
+    loads = _spy(monkeypatch, "load_embeddings", IndexStore)
+    assert Indexer(copy, quiet=True).run([SAMPLE]).graph_rebuilt
+    assert loads and max(len(args[1]) for args in loads) <= 5  # never a whole unit set
+    for name in hippo.snapshot.COLUMNS:  # one-shot and block-wise writes: the same bytes
+        assert (_folder(copy) / name).read_bytes() == (_folder(index) / name).read_bytes(), name
+    assert set(load_snapshot(copy).ann) == set(UNIT_ARRAYS)
+    assert not list(copy.glob(".snapshot-*"))  # the build's scratch folder went with the staging ones
 
 
 def test_a_snapshot_of_the_earlier_format_is_rebuilt(sample_index: Path, tmp_path: Path) -> None:
