@@ -419,10 +419,7 @@ class IndexStore:
 
     def passage_vectors(self, passages: Sequence[Passage]) -> np.ndarray:
         """The stored vector of each passage's embedded string (`passage_string`), in order."""
-        keys = [text_key(passage_string(p)) for p in passages]
-        unique = list(dict.fromkeys(keys))  # two passages may embed the same string
-        position = {k: i for i, k in enumerate(unique)}
-        return self.load_embeddings(unique)[[position[k] for k in keys]]
+        return self.load_embeddings([text_key(passage_string(p)) for p in passages])
 
     def embedding_blocks(self, keys: Sequence[str]) -> Iterator[np.ndarray]:
         """`load_embeddings(keys)`, `EMBEDDING_BLOCK` keys at a time: the whole array is never in memory."""
@@ -430,9 +427,10 @@ class IndexStore:
             yield self.load_embeddings(keys[start:start + EMBEDDING_BLOCK])
 
     def load_embeddings(self, keys: Sequence[str]) -> np.ndarray:
-        """Vectors for `keys` in order; KeyError naming the first missing key."""
-        out = np.empty((len(keys), self.embedding_dim), dtype=np.float32)
-        position = {k: i for i, k in enumerate(keys)}
+        """Vectors for `keys` in order (a key may repeat: two units can embed the same string);
+        KeyError naming the first missing key."""
+        position = {k: i for i, k in enumerate(dict.fromkeys(keys))}
+        out = np.empty((len(position), self.embedding_dim), dtype=np.float32)
         seen = 0
         for chunk in _chunks(list(position), 900):
             marks = ",".join("?" * len(chunk))
@@ -444,7 +442,7 @@ class IndexStore:
         if seen != len(position):
             missing = next(k for k in position if not self._has_embedding(k))
             raise KeyError(missing)
-        return out
+        return out if len(position) == len(keys) else out[[position[k] for k in keys]]
 
     def _has_embedding(self, key: str) -> bool:
         return self._conn.execute("SELECT 1 FROM embeddings WHERE key=?", (key,)).fetchone() is not None

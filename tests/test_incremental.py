@@ -263,3 +263,11 @@ def test_removing_a_document_keeps_the_passages_another_one_holds(tmp_path: Path
         assert [p.id for p in store.passages()] == [shared.id]
         store.delete_document("two")
         assert store.passages() == []
+
+
+def test_vectors_of_a_key_asked_twice_are_both_filled(tmp_path: Path) -> None:
+    vectors = np.arange(6, dtype=np.float32).reshape(3, 2)
+    with IndexStore.open(tmp_path / "index", create=True, write=True) as store:
+        store.save_embeddings(["a", "b", "c"], vectors)
+        got = store.load_embeddings(["b", "a", "b", "c", "a"])
+    assert np.array_equal(got, vectors[[1, 0, 1, 2, 0]])  # two units may embed the same string
