@@ -35,22 +35,14 @@ def forward_push(
     """Approximate PPR of one unit seed vector, given by its non-zero nodes and their mass, by
     synchronous forward push; writes ``p + r`` into ``out`` (n,). ``threshold`` is each node's
     ``eps * max(outdeg, 1)``."""
-    indptr, indices, data = adjacency.indptr, adjacency.indices, adjacency.data
     seed_mass = seed_mass.astype(np.float64)
     estimate = np.zeros(adjacency.shape[0])
     residual = np.zeros(adjacency.shape[0])
     residual[seed_nodes] = seed_mass
     frontier = seed_nodes  # always push the seeds once
     while frontier.size:
-        mass = residual[frontier]
-        residual[frontier] = 0.0
-        estimate[frontier] += (1.0 - damping) * mass
-        weight = out_weight[frontier]
-        dangling = weight <= 0
-        share = np.divide(damping * mass, weight, out=np.zeros_like(mass), where=~dangling)
-        edges, counts = _row_slots(indptr, frontier)
-        targets = indices[edges]
-        np.add.at(residual, targets, data[edges] * np.repeat(share, counts))
+        targets, mass = _push_frontier(adjacency, out_weight, estimate, residual, frontier, damping)
+        dangling = out_weight[frontier] <= 0
         if dangling.any():
             residual[seed_nodes] += damping * mass[dangling].sum() * seed_mass
             targets = np.concatenate([targets, seed_nodes])
@@ -78,19 +70,11 @@ class PushState:
         ``seed_nodes``) to the result: PPR in its linear form, neither normalized nor returning a dangling
         node's mass (its walk ends there). Pushes every node whose residual exceeds ``tol * degrees`` in
         absolute value; the result is ``p + r`` (`values`)."""
-        indptr, indices, data = adjacency.indptr, adjacency.indices, adjacency.data
-        estimate, residual = self.estimate, self.residual
+        residual = self.residual
         self.add(seed_nodes, seed_weights)
         frontier = seed_nodes  # always push the seeds once
         while frontier.size:
-            mass = residual[frontier]
-            residual[frontier] = 0.0
-            estimate[frontier] += (1.0 - damping) * mass
-            weight = out_weight[frontier]
-            share = np.divide(damping * mass, weight, out=np.zeros_like(mass), where=weight > 0)
-            edges, counts = _row_slots(indptr, frontier)
-            targets = indices[edges]
-            np.add.at(residual, targets, data[edges] * np.repeat(share, counts))
+            targets, _ = _push_frontier(adjacency, out_weight, self.estimate, residual, frontier, damping)
             self._mark(targets)
             frontier = _distinct(targets[np.abs(residual[targets]) > tol * degrees[targets]], self._stamp)
 
@@ -129,6 +113,24 @@ def _distinct(nodes: np.ndarray, stamp: np.ndarray) -> np.ndarray:
     positions = np.arange(nodes.size)
     stamp[nodes] = positions
     return nodes[stamp[nodes] == positions]
+
+
+def _push_frontier(
+    adjacency: sp.csr_matrix, out_weight: np.ndarray, estimate: np.ndarray, residual: np.ndarray,
+    frontier: np.ndarray, damping: float,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Pushes each node of ``frontier`` (distinct) once: ``1 - d`` of its residual to its estimate,
+    ``d`` along its out-edges by weight (nowhere for a dangling node). Returns the edges' targets
+    (with repeats) and the residual each node held."""
+    mass = residual[frontier]
+    residual[frontier] = 0.0
+    estimate[frontier] += (1.0 - damping) * mass
+    weight = out_weight[frontier]
+    share = np.divide(damping * mass, weight, out=np.zeros_like(mass), where=weight > 0)
+    edges, counts = _row_slots(adjacency.indptr, frontier)
+    targets = adjacency.indices[edges]
+    np.add.at(residual, targets, adjacency.data[edges] * np.repeat(share, counts))
+    return targets, mass
 
 
 def _row_slots(indptr: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

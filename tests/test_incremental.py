@@ -95,13 +95,20 @@ def _partial_corpus(tmp_path: Path, *left_out: str) -> Path:
     return corpus
 
 
-def test_adding_a_file_gives_the_graph_of_a_full_build_and_removing_it_the_one_before(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def _indexed_then_added(tmp_path: Path) -> tuple[Path, Path, dict[str, Any]]:
+    """(corpus, index, graph): data/sample without ADDED indexed, its graph then, and ADDED
+    copied into the corpus since (not indexed yet)."""
     corpus, index = _partial_corpus(tmp_path, ADDED), tmp_path / "index"
     Indexer(index, quiet=True).run([corpus])
     before = _graph(index)
     shutil.copy(SAMPLE / ADDED, corpus / ADDED)
+    return corpus, index, before
+
+
+def test_adding_a_file_gives_the_graph_of_a_full_build_and_removing_it_the_one_before(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    corpus, index, before = _indexed_then_added(tmp_path)
     searches, derived = _spy(monkeypatch, "synonym_pairs"), _spy(monkeypatch, "derive_records")
     report = Indexer(index, quiet=True).run([corpus])
     assert report.graph_rebuilt and searches == []  # only the added entities were searched
@@ -198,10 +205,7 @@ def test_an_add_appends_to_the_previous_snapshots_files_and_leaves_its_rows_alon
 def test_an_add_interrupted_leaves_the_previous_snapshot_and_a_rerun_finishes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    corpus, index = _partial_corpus(tmp_path, ADDED), tmp_path / "index"
-    Indexer(index, quiet=True).run([corpus])
-    before = _graph(index)
-    shutil.copy(SAMPLE / ADDED, corpus / ADDED)
+    corpus, index, before = _indexed_then_added(tmp_path)
 
     def killed(*_: Any) -> None:
         raise KeyboardInterrupt  # after the rows were appended to the shared column files
