@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from hippo.columns import link_file
+from hippo.columns import link_file, segments_kept
 
 CANDIDATES = 256  # nearest units an ANN query returns, rescored exactly (>= any stage's default depth)
 UNIT_ARRAYS = ("passage_vectors", "entity_vectors", "fact_vectors")
@@ -134,9 +134,7 @@ def extend_ann(previous: UnitIndex, before: np.ndarray, added: np.ndarray) -> Un
     """`previous`, an index over the rows `before` (left unchanged), with the rows `added` after
     them (L2-normalized) in a new segment, merged with the last segments while they are at most
     twice its size (their rows read from `before`)."""
-    segments, start = list(previous.segments), previous.size
-    while segments and 2 * (previous.size + added.shape[0] - start) >= segments[-1].end - segments[-1].start:
-        start = segments.pop().start
+    segments, start = segments_kept(previous.segments, previous.size + added.shape[0])
     rows = added if start == previous.size else np.concatenate([np.asarray(before[start:]), added])
     segments.append(_build_segment(rows, start))
     new = np.asarray(added, dtype=np.float64)

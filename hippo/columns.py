@@ -15,10 +15,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO, Protocol, TypeVar
 
 import numpy as np
 
@@ -57,7 +57,7 @@ def _row_blocks(data: ColumnData, dtype: str) -> Iterator[np.ndarray]:
         yield np.ascontiguousarray(array[start:start + rows], dtype=dtype)
 
 
-def _write_rows(handle: BinaryIO, blocks: Iterable[np.ndarray]) -> tuple[int, int]:
+def _write_rows(handle: IO[bytes], blocks: Iterable[np.ndarray]) -> tuple[int, int]:
     """Writes row `blocks` (C order) at `handle`'s position, one at a time; (rows, bytes) written."""
     rows = size = 0
     for block in blocks:
@@ -103,7 +103,7 @@ def write_column(folder: Path, name: str, data: ColumnData, dtype: str,
         else:
             _, size = _write_rows(handle, _row_blocks(data, dtype))
         handle.truncate()
-        _sync(handle)
+        sync(handle)
     rows = (base[1].rows if base is not None else 0) + len(data)
     return Column(rows, dtype, width, start + size)
 
@@ -113,13 +113,40 @@ def write_blocks(folder: Path, name: str, blocks: Iterable[np.ndarray], dtype: s
     holding one block at a time. Returns its shape."""
     with open(folder / name, "wb") as handle:
         rows, size = _write_rows(handle, (np.ascontiguousarray(block, dtype=dtype) for block in blocks))
-        _sync(handle)
+        sync(handle)
     return Column(rows, dtype, width, size)
 
 
-def _sync(handle: BinaryIO) -> None:
+def sync(handle: IO[bytes] | IO[str]) -> None:
+    """Flushes `handle` and has the system write the file to disk."""
     handle.flush()
     os.fsync(handle.fileno())
+
+
+class RowSegment(Protocol):
+    """Something built over the rows `start` to `end` - 1 of a unit set (a name automaton, an
+    HNSW index)."""
+
+    @property
+    def start(self) -> int: ...
+
+    @property
+    def end(self) -> int: ...
+
+
+SegmentT = TypeVar("SegmentT", bound=RowSegment)
+
+
+def segments_kept(segments: Sequence[SegmentT], rows: int) -> tuple[list[SegmentT], int]:
+    """Of `segments` (in row order) over a unit set now `rows` long, those a new snapshot keeps, and
+    the first row of the segment it builds: the rows after the last, merged with the last segments
+    while they are at most twice its size (so each unit is indexed again a logarithmic number of
+    times, and a set has a logarithmic number of segments)."""
+    kept = list(segments)
+    start = kept[-1].end if kept else 0
+    while kept and 2 * (rows - start) >= kept[-1].end - kept[-1].start:
+        start = kept.pop().start
+    return kept, start
 
 
 def link_file(source: Path, target: Path) -> None:

@@ -18,7 +18,6 @@ longest first. `capitalized_spans` stands in for spaCy's named-entity mentions.
 from __future__ import annotations
 
 import importlib.util
-import os
 import pickle
 import re
 import runpy
@@ -31,7 +30,7 @@ from typing import Any
 
 import ahocorasick
 
-from hippo.columns import link_file
+from hippo.columns import link_file, segments_kept, sync
 
 # Scripts written without spaces between words: Thai, Lao, Myanmar, Khmer, kana, CJK ideographs.
 UNSPACED = re.compile(
@@ -89,10 +88,7 @@ def name_segments(names: Sequence[str], kept: Sequence[NameSegment] = ()) -> lis
     """The automata over `names` (normalized entity names, by row): `kept`, segments over their
     first rows, then one over the rest, merged with the last ones while it is at least half the
     size of the one before it."""
-    segments = list(kept)
-    start = segments[-1].end if segments else 0
-    while segments and 2 * (len(names) - start) >= segments[-1].end - segments[-1].start:
-        start = segments.pop().start
+    segments, start = segments_kept(kept, len(names))
     if start < len(names) or not segments:
         segments.append(_segment(names, start, len(names)))
     return segments
@@ -108,8 +104,7 @@ def save_names(folder: Path, segments: Sequence[NameSegment], base: Path | None 
             continue
         with open(folder / segment.file, "wb") as handle:
             pickle.dump(segment.automaton, handle, protocol=pickle.HIGHEST_PROTOCOL)
-            handle.flush()
-            os.fsync(handle.fileno())
+            sync(handle)
 
 
 def load_names(folder: Path, bounds: Sequence[Sequence[int]]) -> list[NameSegment]:

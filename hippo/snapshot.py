@@ -33,7 +33,7 @@ import scipy.sparse as sp
 
 import kernels
 from hippo.ann import UnitIndex, build_ann, extend_ann, load_ann, save_ann
-from hippo.columns import STRINGS, Column, ColumnData, read_column, write_column
+from hippo.columns import STRINGS, Column, ColumnData, read_column, sync, write_column
 from hippo.corpus import Passage
 from hippo.errors import HippoError, IndexFormatError
 from hippo.graph import SYNONYM_EDGE, Edges, merge_fact_edges
@@ -265,7 +265,7 @@ def save_snapshot(root: Path, snapshot: GraphSnapshot | SnapshotParts) -> Path:
                 "repeated_fact_edges": base is not None}  # a pair's fact edges may repeat: load merges them
     with open(staging / MANIFEST, "w", encoding="utf-8") as handle:
         json.dump(manifest, handle, ensure_ascii=False)
-        _fsync(handle)
+        sync(handle)
     final = root / generation
     os.replace(staging, final)
     _write_atomic(root / CURRENT_FILE, generation)
@@ -365,16 +365,11 @@ def _read_snapshot(folder: Path) -> GraphSnapshot:
                          ann=load_ann(folder), folder=folder, columns=columns)
 
 
-def _fsync(handle: object) -> None:
-    handle.flush()  # type: ignore[attr-defined]
-    os.fsync(handle.fileno())  # type: ignore[attr-defined]
-
-
 def _write_atomic(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     with open(tmp, "w", encoding="utf-8") as handle:
         handle.write(text)
-        _fsync(handle)
+        sync(handle)
     os.replace(tmp, path)
     directory = os.open(path.parent, os.O_RDONLY)
     try:
