@@ -26,7 +26,15 @@ from hippo.config import IndexSettings
 from hippo.corpus import Passage, passage_string
 from hippo.embed import text_key
 from hippo.errors import HippoError
-from hippo.graph import SYNONYM_EDGE, add_synonym_pairs, build_edges, derive_records, synonym_pairs
+from hippo.graph import (
+    SYNONYM_EDGE,
+    RowStack,
+    SynonymPairs,
+    add_synonym_pairs,
+    build_edges,
+    derive_records,
+    synonym_pairs,
+)
 from hippo.names import name_segments
 from hippo.snapshot import (
     GraphSnapshot,
@@ -39,7 +47,6 @@ from hippo.snapshot import (
 from hippo.store import DerivedRecords, IndexStore
 
 EXTRACTION_MARK = "extraction_mark"  # snapshot info: the store's extraction mark its records reflect
-Pairs = list[tuple[int, int, float]]
 
 
 @dataclass
@@ -144,7 +151,7 @@ class SnapshotBuild:
         """The strings to embed, where not yet cached: those of the units the previous snapshot lacks."""
         return [text for units in self.units.values() for text in units.texts]
 
-    def snapshot(self, store: IndexStore, scratch: Path) -> tuple[SnapshotParts, Pairs]:
+    def snapshot(self, store: IndexStore, scratch: Path) -> tuple[SnapshotParts, SynonymPairs]:
         """The new snapshot to write (vectors loaded into files of folder `scratch`, which it
         links; ANN indexes and synonymy pairs made) and its synonymy pairs (entity rows)."""
         previous = self.previous
@@ -163,15 +170,14 @@ class SnapshotBuild:
         if self.grown:
             assert previous is not None
             packed["passage_offsets"] = packed["passage_offsets"][1:] + int(previous.passage_offsets[-1])
-        synonym = np.asarray(synonyms, dtype=np.float64).reshape(-1, 3)
         columns = {
             **packed, "entity_ids": entities.ids, "entity_names": [self.entities[e] for e in entities.ids],
             "fact_ids": facts.ids, "fact_relations": [r for _, r, _ in spo],
             "fact_subject": np.asarray([row[s] for s, _, _ in spo], dtype=np.int64),
             "fact_object": np.asarray([row[o] for _, _, o in spo], dtype=np.int64),
             "edge_src": src, "edge_dst": dst, "edge_weight": weight, "edge_kind": kind,
-            "synonym_first": synonym[:, 0].astype(np.int64), "synonym_second": synonym[:, 1].astype(np.int64),
-            "synonym_weight": synonym[:, 2],
+            "synonym_first": synonyms.first, "synonym_second": synonyms.second,
+            "synonym_weight": synonyms.cosine.astype(np.float64),
         }
         for array, units in self.units.items():
             columns[array] = units.vectors if self.grown else units.all_vectors(previous, array)
@@ -196,44 +202,47 @@ class SnapshotBuild:
         return [*(previous.entity_names[:kept] if previous is not None else []),
                 *(self.entities[e] for e in entity_ids[kept:])]
 
-    def store_records(self, store: IndexStore, synonyms: Pairs) -> None:
+    def store_records(self, store: IndexStore, synonyms: SynonymPairs) -> None:
         """Writes the build's records and synonymy pairs into the store: all of them anew, or
-        (grown) the added ones and the pairs that changed."""
+        (grown) the added ones and the pairs that changed (found by array, not id by id)."""
         ids = self._ids(self.units["entity_vectors"], "entity_ids")
-        pairs = {(ids[i], ids[j]): s for i, j, s in synonyms}
         if not self.grown or self.previous is None:
-            store.replace_derived(self.derived, [(a, b, s) for (a, b), s in pairs.items()])
+            store.replace_derived(self.derived, [(ids[i], ids[j], s) for i, j, s in synonyms])
             return
-        first, second, _ = self._previous_pairs()
-        before = {(ids[i], ids[j]) for i, j in zip(first.tolist(), second.tolist(), strict=True)}
-        store.add_derived(self.derived, sorted(before - pairs.keys()),
-                          [(a, b, s) for (a, b), s in pairs.items() if (a, b) not in before])
+        before = self._previous_pairs()
+        before_keys, keys = before.keys(len(ids)), synonyms.keys(len(ids))
+        gone, fresh = before.take(~np.isin(before_keys, keys)), synonyms.take(~np.isin(keys, before_keys))
+        store.add_derived(self.derived, sorted((ids[i], ids[j]) for i, j, _ in gone),
+                          [(ids[i], ids[j], s) for i, j, s in fresh])
 
     def texts(self) -> set[str]:
         """Keys of every string a full build's snapshot embeds (the cache keeps these)."""
         facts = (f"{self.entities[s]} {r} {self.entities[o]}" for s, r, o in self.facts.values())
         return {text_key(t) for t in [*map(passage_string, self.passages), *self.entities.values(), *facts]}
 
-    def _synonyms(self) -> Pairs:
+    def _synonyms(self) -> SynonymPairs:
         """Where the previous snapshot's entities all remain, its pairs updated with the added
-        entities' (`add_synonym_pairs`); else all searched anew."""
-        entities, settings = self.units["entity_vectors"], self.settings
+        entities' (`add_synonym_pairs`; searched on the ANN index, the previous vectors are read
+        only where it leads); else all searched anew."""
+        entities, settings, previous = self.units["entity_vectors"], self.settings, self.previous
         k, threshold = settings.synonymy_k, settings.synonymy_threshold
-        vectors = entities.all_vectors(self.previous, "entity_vectors")
         if not entities.kept:
-            return synonym_pairs(vectors, k, threshold, entities.ann)
-        first, second, cosine = self._previous_pairs()
+            return synonym_pairs(entities.all_vectors(previous, "entity_vectors"), k, threshold, entities.ann)
+        assert previous is not None
+        vectors = (RowStack(previous.entity_vectors[:entities.kept], entities.vectors) if entities.ann is not None
+                   else entities.all_vectors(previous, "entity_vectors"))
         added = np.arange(entities.kept, entities.kept + len(entities.ids))
-        return add_synonym_pairs(vectors, np.column_stack([first, second, cosine]), added, k, threshold, entities.ann)
+        return add_synonym_pairs(vectors, self._previous_pairs(), added, k, threshold, entities.ann)
 
-    def _previous_pairs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _previous_pairs(self) -> SynonymPairs:
         """The previous snapshot's synonymy pairs: the rows of its two entities, and their cosine."""
         previous = self.previous
         assert previous is not None
         synonym = previous.edge_kind == SYNONYM_EDGE
         offset = len(previous.passage_ids)
-        return (np.asarray(previous.edge_src[synonym]) - offset, np.asarray(previous.edge_dst[synonym]) - offset,
-                np.asarray(previous.edge_weight[synonym]))
+        first, second = (np.asarray(rows[synonym]).astype(np.int64) - offset
+                         for rows in (previous.edge_src, previous.edge_dst))
+        return SynonymPairs(first, second, np.asarray(previous.edge_weight[synonym]).astype(np.float32))
 
 
 def _current_snapshot(index_dir: Path) -> GraphSnapshot | None:

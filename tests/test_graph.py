@@ -9,7 +9,7 @@ import pytest
 from sklearn.neighbors import NearestNeighbors
 
 from hippo.ann import build_ann
-from hippo.graph import SYNONYM_ROW_BLOCK, add_synonym_pairs, sparse_nonzero, synonym_pairs
+from hippo.graph import SYNONYM_ROW_BLOCK, RowStack, SynonymPairs, add_synonym_pairs, sparse_nonzero, synonym_pairs
 
 
 def _reference(vectors: np.ndarray, k: int, threshold: float) -> set[tuple[int, int]]:
@@ -39,9 +39,9 @@ def test_synonym_pairs_match_sklearn_knn(k: int, threshold: float) -> None:
 
 def test_synonym_pairs_degenerate_inputs() -> None:
     one = np.ones((1, 4), dtype=np.float32) / 2
-    assert synonym_pairs(one, 5, 0.8) == []
-    assert synonym_pairs(np.vstack([one, one]), 0, 0.8) == []
-    assert synonym_pairs(np.vstack([one, one]), 5, 0.8) == [(0, 1, pytest.approx(1.0))]
+    assert list(synonym_pairs(one, 5, 0.8)) == []
+    assert list(synonym_pairs(np.vstack([one, one]), 0, 0.8)) == []
+    assert list(synonym_pairs(np.vstack([one, one]), 5, 0.8)) == [(0, 1, pytest.approx(1.0))]
 
 
 def test_a_passage_links_to_its_own_title_entity_more_strongly(sample_index: Path) -> None:
@@ -82,11 +82,11 @@ def test_synonym_pairs_from_an_hnsw_index_find_the_exact_pairs() -> None:
     assert all(i < j and s >= 0.7 and abs(s - float(vectors[i] @ vectors[j])) < 1e-5 for i, j, s in approximate)
 
 
-def _grow(vectors: np.ndarray, added: np.ndarray, k: int, threshold: float, approximate: bool) -> list:
+def _grow(vectors: np.ndarray, added: np.ndarray, k: int, threshold: float, approximate: bool) -> SynonymPairs:
     """`add_synonym_pairs` after the rows `added` joined the others (the rows kept in order)."""
     kept = np.setdiff1d(np.arange(len(vectors)), added)
     before = synonym_pairs(vectors[kept], k, threshold)
-    pairs = np.array([(kept[i], kept[j], s) for i, j, s in before]).reshape(-1, 3)
+    pairs = SynonymPairs(kept[before.first], kept[before.second], before.cosine)
     index = build_ann(vectors) if approximate else None
     return add_synonym_pairs(vectors, pairs, added, k, threshold, index)
 
@@ -108,11 +108,26 @@ def test_added_entities_searched_in_the_hnsw_index_find_the_exact_pairs() -> Non
     assert len(found & wanted) >= 0.95 * len(wanted)
 
 
+def test_a_row_stack_reads_the_rows_of_the_joined_array() -> None:
+    vectors = np.random.default_rng(4).normal(size=(50, 8)).astype(np.float32)
+    stack, rows = RowStack(vectors[:30], vectors[30:]), np.array([49, 0, 29, 30, 7, 30])
+    assert stack.shape == vectors.shape
+    assert np.array_equal(stack[rows], vectors[rows])
+
+
+def test_added_entities_searched_from_a_row_stack_give_the_joined_arrays_pairs() -> None:
+    vectors = _clustered(2000, seed=17)
+    index, added = build_ann(vectors), np.arange(1800, 2000)
+    before = synonym_pairs(vectors[:1800], 3, 0.7)
+    joined = add_synonym_pairs(vectors, before, added, 3, 0.7, index)
+    stacked = add_synonym_pairs(RowStack(vectors[:1800], vectors[1800:]), before, added, 3, 0.7, index)
+    assert len(joined) > len(before) and list(stacked) == list(joined)
+
+
 def test_nothing_added_keeps_the_pairs() -> None:
     vectors = _clustered(400, seed=1)
     full = synonym_pairs(vectors, 3, 0.7)
-    pairs = np.array(full).reshape(-1, 3)
-    kept = add_synonym_pairs(vectors, pairs, np.zeros(0, dtype=np.int64), 3, 0.7)
+    kept = add_synonym_pairs(vectors, full, np.zeros(0, dtype=np.int64), 3, 0.7)
     assert [(i, j) for i, j, _ in kept] == [(i, j) for i, j, _ in full]
 
 
