@@ -135,16 +135,21 @@ class SnapshotBuild:
         return build
 
     def _unit_sets(self) -> dict[str, Units]:
-        """The passages, entities and facts as unit sets, by snapshot array."""
+        """The passages, entities and facts as unit sets, by snapshot array. A grown build keeps
+        every previous unit and adds the ones it lacks: the added passages, their new facts (both
+        new by construction) and those of their entities the previous snapshot has not."""
         previous, entities = self.previous, self.entities
         sets = {"passage": ({p.id: passage_string(p) for p in self.passages}),
                 "entity": entities,
                 "fact": {f: f"{entities[s]} {r} {entities[o]}" for f, (s, r, o) in self.facts.items()}}
         units = {}
         for kind, texts in sets.items():
-            before = None if previous is None else list(getattr(previous, f"{kind}_ids"))
-            ids = set(texts) | set(before) if self.grown and before is not None else set(texts)
-            units[f"{kind}_vectors"] = _units(before, ids, texts)
+            before = None if previous is None else getattr(previous, f"{kind}_ids")
+            if self.grown and before is not None:
+                added = sorted(texts.keys() - set(before) if kind == "entity" else texts)
+                units[f"{kind}_vectors"] = Units(len(before), added, [texts[u] for u in added])
+            else:
+                units[f"{kind}_vectors"] = _units(None if before is None else list(before), set(texts), texts)
         return units
 
     def new_texts(self) -> list[str]:
