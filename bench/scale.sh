@@ -34,5 +34,7 @@ print("index seconds, finished runs summed:", {k: round(v, 1) for k, v in second
 PY
 grep -E "Maximum resident|Elapsed" "$dir"/index-run*.log
 python -m hippo bench --index "$dir/index" --dataset "$dir/questions.json" --queries 100 --json "$dir/bench.json"
+# BENCH_ANN_ARGS: more options for bench_ann.py (at 1M, "--modes ann": exact search end to end
+# takes an estimated ~2 s a hipporag2 query there: ~20 minutes for its 600 queries)
 PYTHONPATH=. python bench/bench_ann.py --index "$dir/index" --corpus "$dir/corpus.json" \
-    --questions "$dir/questions.json" --json "$dir/ann.json"
+    --questions "$dir/questions.json" --json "$dir/ann.json" ${BENCH_ANN_ARGS:-}
