@@ -12,14 +12,18 @@ The database mirrors one index. Graph model (keys stay stable across re-indexing
   memory units and their GMM association edges, from a new unit to an earlier one
 
 Each batch commits on its own, and the diff is taken against the database itself, so an
-interrupted push is completed by the next one and a repeated push writes nothing.
+interrupted push is completed by the next one and a repeated push writes nothing. One kind (label
+or relationship type) is read, diffed and written at a time, and what the database holds is
+streamed rather than collected, so memory follows the largest kind, not the whole graph (at 1M
+passages, ~5M mentions).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -51,12 +55,12 @@ class NodeKind:
         return self.label
 
     def existing_query(self) -> str:
-        return f"MATCH (n:{self.label}) RETURN collect([n.id, properties(n)]) AS rows"
+        return f"MATCH (n:{self.label}) RETURN n.id, properties(n)"
 
     def key_parts(self, key: Key) -> list[str | None]:
         return [str(key)]
 
-    def key(self, row: list[Any]) -> Key:
+    def key(self, row: Sequence[Any]) -> Key:
         return str(row[0])
 
     def write_query(self) -> str:
@@ -81,13 +85,12 @@ class RelKind:
         return self.type
 
     def existing_query(self) -> str:
-        return (f"MATCH (a:{self.start})-[r:{self.type}]->(b:{self.end}) "
-                "RETURN collect([a.id, b.id, r.id, properties(r)]) AS rows")
+        return f"MATCH (a:{self.start})-[r:{self.type}]->(b:{self.end}) RETURN a.id, b.id, r.id, properties(r)"
 
     def key_parts(self, key: Key) -> list[str | None]:
         return list(key)
 
-    def key(self, row: list[Any]) -> Key:
+    def key(self, row: Sequence[Any]) -> Key:
         return (row[0], row[1], row[2])
 
     def _match(self) -> str:
@@ -155,25 +158,34 @@ REL_KINDS = (
 
 def index_graph(root: Path) -> dict[str, dict[Key, Props]]:
     """What the database should hold for the index at `root`: kind name -> key -> properties."""
+    return dict(kind_rows(root))
+
+
+def kind_rows(root: Path) -> Iterator[tuple[str, dict[Key, Props]]]:
+    """`index_graph`, one kind at a time in push order (`NODE_KINDS`, then `REL_KINDS`), so that
+    a caller holds one kind's rows at once."""
     with IndexStore.open(root) as store:
         if store.dirty:
             raise HippoError(f"--index {root}: indexing did not finish; re-run `hippo index` before pushing")
-        fact_passages: dict[str, list[str]] = {}
-        for pid, fid in sorted(store.passage_facts()):
-            fact_passages.setdefault(fid, []).append(pid)
-        return {
-            "Document": {d.id: {"id": d.id, "title": d.title} for d in store.documents()},
-            "Passage": {p.id: {"id": p.id, "title": p.title, "text": p.text} for p in store.passages()},
-            "Entity": {eid: {"id": eid, "name": name} for eid, name in store.entities().items()},
-            "CONTAINS": {(d, p, None): {} for d, p in store.passage_documents()},
-            "MENTIONS": _mentions(store),
-            "FACT": {
-                (s, o, fid): {"id": fid, "relation": r, "passages": fact_passages.get(fid, [])}
-                for fid, (s, r, o) in store.facts().items()
-            },
-            "SYNONYM": {(a, b, None): {"similarity": float(sim)} for a, b, sim in store.synonyms()},
-            **memory_graph(root),
-        }
+        memory = memory_graph(root)
+        yield "Document", {d.id: {"id": d.id, "title": d.title} for d in store.documents()}
+        yield "Passage", {p.id: {"id": p.id, "title": p.title, "text": p.text} for p in store.passages()}
+        yield "Entity", {eid: {"id": eid, "name": name} for eid, name in store.entities().items()}
+        yield "Memory", memory["Memory"]
+        yield "CONTAINS", {(d, p, None): {} for d, p in store.passage_documents()}
+        yield "MENTIONS", _mentions(store)
+        yield "FACT", _facts(store)
+        yield "SYNONYM", {(a, b, None): {"similarity": float(sim)} for a, b, sim in store.synonyms()}
+        yield "ASSOCIATED", memory["ASSOCIATED"]
+
+
+def _facts(store: IndexStore) -> dict[Key, Props]:
+    """Entity -> entity facts with their relation and the passages that state them."""
+    fact_passages: dict[str, list[str]] = {}
+    for pid, fid in sorted(store.passage_facts()):
+        fact_passages.setdefault(fid, []).append(pid)
+    return {(s, o, fid): {"id": fid, "relation": r, "passages": fact_passages.get(fid, [])}
+            for fid, (s, r, o) in store.facts().items()}
 
 
 def _mentions(store: IndexStore) -> dict[Key, Props]:
@@ -190,34 +202,45 @@ def push_index(
 ) -> PushReport:
     """Makes the Neo4j database hold exactly the graph of the index at `root`.
 
-    Creates uniqueness constraints, then writes new and changed nodes and relationships and
-    deletes those the index no longer has. `after_batch` runs after each committed batch.
+    Creates uniqueness constraints, then, one kind at a time (nodes before the relationships
+    that need them), writes new and changed nodes and relationships; last deletes those the
+    index no longer has (stale relationships before nodes). `after_batch` runs after each
+    committed batch.
     """
-    desired = index_graph(root)
+    kinds: dict[str, Kind] = {kind.name: kind for kind in (*NODE_KINDS, *REL_KINDS)}
     report = PushReport(config.uri)
     started = time.perf_counter()
+    stale: list[tuple[Kind, list[Key]]] = []
     with open_session(config) as session:
         ensure_constraints(session)
-        plans = [(kind, *_diff(session, kind, desired[kind.name])) for kind in (*NODE_KINDS, *REL_KINDS)]
-        total = sum(len(upserts) + len(deletes) for _, upserts, deletes, _ in plans)
-        with progress_bar(total, "neo4j push", "item", quiet) as bar:
 
-            def run(query: str, rows: list[list[Any]]) -> None:
-                for start in range(0, len(rows), batch_rows):
-                    batch = rows[start:start + batch_rows]
+        def run(query: str, rows: Iterable[list[Any]], total: int, what: str) -> None:
+            if not total:
+                return
+            with progress_bar(total, f"neo4j {what}", "item", quiet) as bar:
+                for batch in _batches(rows, batch_rows):
                     session.execute_write(lambda tx, b=batch: tx.run(query, rows=b).consume())
                     bar.update(len(batch))
                     if after_batch:
                         after_batch()
 
-            # nodes before the relationships that need them; stale relationships before nodes
-            for kind, upserts, _, counts in plans:
-                report.counts[kind.name] = counts
-                run(kind.write_query(), [[*kind.key_parts(k), p] for k, p in upserts])
-            for kind, _, deletes, _ in reversed(plans):
-                run(kind.delete_query(), [kind.key_parts(k) for k in deletes])
+        for name, desired in kind_rows(root):
+            kind = kinds[name]
+            upserts, deletes, report.counts[name] = _diff(session, kind, desired)
+            del desired  # its rows to write stay referenced by `upserts`; the rest can go
+            run(kind.write_query(), ([*kind.key_parts(k), p] for k, p in upserts), len(upserts), f"write {name}")
+            stale.append((kind, deletes))
+        for kind, deletes in reversed(stale):
+            run(kind.delete_query(), (kind.key_parts(k) for k in deletes), len(deletes), f"delete {kind.name}")
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _batches(rows: Iterable[list[Any]], size: int) -> Iterator[list[list[Any]]]:
+    """`rows` in lists of `size` (the last shorter)."""
+    iterator = iter(rows)
+    while batch := list(islice(iterator, size)):
+        yield batch
 
 
 def ensure_constraints(session: neo4j.Session) -> None:
@@ -233,8 +256,8 @@ def _diff(
     session: neo4j.Session, kind: Kind, desired: dict[Key, Props]
 ) -> tuple[list[tuple[Key, Props]], list[Key], KindCounts]:
     """(rows to write, keys to delete, counts) for one kind."""
-    rows = session.run(kind.existing_query()).single(strict=True)["rows"]
-    existing = {kind.key(row): row[-1] for row in rows}
+    records = session.run(kind.existing_query())  # streamed, not collected into one row
+    existing = {kind.key(row): row[-1] for row in map(tuple, records)}  # (a Record reads [-1] as None)
     upserts = [(k, p) for k, p in desired.items() if existing.get(k) != p]
     deletes = [k for k in existing if k not in desired]
     created = sum(1 for k, _ in upserts if k not in existing)
