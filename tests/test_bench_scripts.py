@@ -3,6 +3,7 @@ bench/ named like a hippo package (bench/pipelines once) would shadow it on sys.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -25,3 +26,27 @@ def test_bench_script_help_runs(script: Path) -> None:
                             cwd=REPO, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "usage:" in result.stdout
+
+
+def test_scale_report_sums_the_finished_runs(tmp_path: Path) -> None:
+    """bench/scale_report.py on the files of a resumed scale.sh run: the interrupted run's empty
+    report is left out, the others' stage seconds are summed and divided into the passages."""
+    run = {"strings_embedded": 300, "worker_peak_rss_mb": [200.0], "seconds": {"extract": 10.0, "embed": 20.0}}
+    (tmp_path / "index-run1.json").write_text("")
+    (tmp_path / "index-run2.json").write_text(json.dumps(run))
+    (tmp_path / "index-run3.json").write_text(json.dumps(run | {"seconds": {"extract": 30.0, "embed": 0.0}}))
+    (tmp_path / "index-run2.log").write_text(
+        "\tElapsed (wall clock) time (h:mm:ss or m:ss): 0:31.00\n\tMaximum resident set size (kbytes): 2097152\n")
+    latency = {"p50_ms": 12.0, "p95_ms": 20.0, "stage_ms_mean": {"link": 5.0}}
+    (tmp_path / "bench.json").write_text(json.dumps({
+        "passages": 800, "index_bytes": 3 * 1024 * 1024, "latency": {"hipporag2": latency}, "peak_rss_mb": 500.0,
+        "host": {"cpu_flags": ["avx2"], "igraph_ppr_ms": 1.5, "graph_nodes": 10, "graph_edges": 20}}))
+    result = subprocess.run([sys.executable, "bench/scale_report.py", str(tmp_path)], capture_output=True,
+                            text=True, cwd=REPO, timeout=120)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert "| index runs (finished / all) | 2 / 3 |" in lines
+    assert "| extract | 40.0 s (20 passages/s) |" in lines
+    assert "| **total** | **60 s (13.3 passages/s)** |" in lines
+    assert "| peak RSS, indexing process (largest run) | 2,048 MiB |" in lines
+    assert "| `hipporag2` warm p50 / p95 (`hippo bench`) | 12.0 / 20.0 ms (stage means, ms: link 5.0) |" in lines
