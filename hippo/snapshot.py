@@ -22,7 +22,7 @@ import os
 import re
 import shutil
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -275,6 +275,31 @@ def save_snapshot(root: Path, snapshot: GraphSnapshot | SnapshotParts) -> Path:
     for stale in root.glob(".snapshot-*.tmp"):
         shutil.rmtree(stale, ignore_errors=True)
     return final
+
+
+def kept_array(folder: Path | None, name: str, compute: Callable[[], np.ndarray]) -> np.ndarray:
+    """`compute()`, kept beside the snapshot read from `folder` (file `derived-<name>.npy`, read
+    back memory-mapped) so that it is computed once per snapshot rather than once per process;
+    a snapshot in memory (`folder` None) or a folder this process cannot write only skips keeping
+    it, and an unreadable file is computed again. `name` must say everything the array depends on
+    beyond the snapshot."""
+    path = None if folder is None else folder / f"derived-{name}.npy"
+    if path is not None and path.exists():
+        try:
+            return np.load(path, mmap_mode="r")
+        except (OSError, ValueError):
+            pass
+    value = compute()
+    if path is not None:
+        staging = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            with open(staging, "wb") as handle:
+                np.save(handle, value)
+                sync(handle)
+            os.replace(staging, path)
+        except OSError:
+            staging.unlink(missing_ok=True)
+    return value
 
 
 def load_snapshot(root: Path) -> GraphSnapshot:

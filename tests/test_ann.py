@@ -165,6 +165,31 @@ def test_the_ppr_stage_pushes_the_sparse_part_of_an_ann_reset_and_adds_the_share
         assert distance < 1e-4, (question, distance)
 
 
+def test_the_ppr_of_all_passages_is_kept_beside_the_snapshot(
+    sample_index: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sparse path's PPR of all passages is computed by the first process that needs it and
+    read from the snapshot folder by the next (the same ranking); an unreadable file is computed
+    again."""
+    index = _with_ann(sample_index, tmp_path, threshold=1)
+    monkeypatch.setattr(ann, "CANDIDATES", 4)
+    question = json.loads(SAMPLE_QUESTIONS.read_text().splitlines()[0])["question"]
+    calls: list[str] = []
+    ppr = kernels.ppr
+    monkeypatch.setattr(kernels, "ppr", lambda *args, **kw: calls.append(kw["backend"]) or ppr(*args, **kw))
+
+    def ranking() -> list[tuple[str, float]]:
+        calls.clear()
+        return [(p.id, p.score) for p in Hippo(index).retrieve(question, pipeline="hipporag2", top_k=5).passages]
+
+    first = ranking()
+    assert calls.count("cpu") == 1
+    [kept] = load_snapshot(index).folder.glob("derived-ppr-all-passages-*.npy")
+    assert ranking() == first and "cpu" not in calls
+    kept.write_bytes(b"not an array")
+    assert ranking() == first and calls.count("cpu") == 1
+
+
 @pytest.mark.parametrize("shared", [0.015, 0.0])
 def test_the_sparse_ppr_path_gives_power_iterations_ranks_and_scores(shared: float) -> None:
     """The `ppr` stage's path under ANN reads PPR without a pass over every node: a push of the
@@ -175,7 +200,7 @@ def test_the_sparse_ppr_path_gives_power_iterations_ranks_and_scores(shared: flo
     rng = np.random.default_rng(4)
     nodes, passages = 600, 400  # random_graph: nodes [0, 300) and [300, 600) apart
     graph = kernels.prepare(random_graph(nodes, 5))
-    snapshot = SimpleNamespace(ppr_graph=graph, passage_ids=range(passages), node_count=nodes, derived={})
+    snapshot = SimpleNamespace(ppr_graph=graph, passage_ids=range(passages), node_count=nodes, derived={}, folder=None)
     prior = np.full(passages, shared)
     prior[rng.choice(np.arange(300, passages), 20, replace=False)] = rng.uniform(0.02, 0.05, 20)
     prior[310] = 0.0  # the farthest passage: below the shared prior
