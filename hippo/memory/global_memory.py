@@ -44,6 +44,7 @@ PIECE_WORDS = 1500  # about 2k tokens: a piece and its gist fit the bundled 4k-c
 CENTRAL_ENTITIES = 8
 CENTRAL_FACTS = 6
 CENTRAL_SENTENCES = 3
+PIECE_BLOCK = 10_000  # pieces written at a time (their passages and records in memory)
 
 
 @dataclass(frozen=True)
@@ -197,12 +198,13 @@ def refresh_memory(
     cut = [piece for d in order for piece in pieces.get(d, [])]
     ids = [_piece_id(mode, llm.name if llm else "", piece) for piece in cut]
     fresh = [i for i, pid in enumerate(ids) if pid not in known]
-    if fresh:
-        passages = {p.id: p for p in store.passages([pid for i in fresh for pid in cut[i]])}
-        written = [[passages[pid] for pid in cut[i]] for i in fresh]
+    for start in range(0, len(fresh), PIECE_BLOCK):  # a block at a time: passages, records and vectors
+        block = fresh[start:start + PIECE_BLOCK]
+        passages = {p.id: p for p in store.passages([pid for i in block for pid in cut[i]])}
+        written = [[passages[pid] for pid in cut[i]] for i in block]
         texts = write_gists(llm, written) if llm is not None else extractive_texts(store, written)
-        for i, piece, text in zip(fresh, written, texts, strict=True):
-            known[ids[i]] = (MemoryPiece(ids[i], cut[i], text), _piece_vector(store, piece))
+        for i, text, vector in zip(block, texts, _piece_vectors(store, written), strict=True):
+            known[ids[i]] = (MemoryPiece(ids[i], cut[i], text), vector)
     counts = [(d, documents[d], len(pieces.get(d, []))) for d in order]
     if old is None or [p.id for p in old.pieces] != ids or old.documents != counts:
         vectors = np.stack([known[pid][1] for pid in ids]) if ids else np.zeros((0, 0), dtype=np.float32)
@@ -210,9 +212,13 @@ def refresh_memory(
     return MemoryReport(mode, len(ids), len(fresh))
 
 
-def _piece_vector(store: IndexStore, piece: Sequence[Passage]) -> np.ndarray:
-    mean = store.passage_vectors(piece).mean(axis=0)
-    return mean / max(float(np.linalg.norm(mean)), 1e-12)
+def _piece_vectors(store: IndexStore, pieces: Sequence[Sequence[Passage]]) -> list[np.ndarray]:
+    """Each piece's vector, the normalized mean of its passages' (read in one store call, not one
+    a piece)."""
+    vectors = store.passage_vectors([p for piece in pieces for p in piece])
+    ends = np.cumsum([len(piece) for piece in pieces])
+    means = [vectors[end - len(piece):end].mean(axis=0) for piece, end in zip(pieces, ends, strict=True)]
+    return [mean / max(float(np.linalg.norm(mean)), 1e-12) for mean in means]
 
 
 def cut_pieces(store: IndexStore, piece_words: int = PIECE_WORDS) -> list[list[Passage]]:
@@ -279,8 +285,8 @@ def _extractive_text(
     ranked_facts = sorted(piece_facts, key=lambda f: (-(weight.get(facts[f][0], 0) + weight.get(facts[f][2], 0)), f))
     sentences = [" ".join(s.split()) for p in piece for s in split_sentences(p.text)]
     named = [(names[e], weight[e]) for e in central[:4 * CENTRAL_ENTITIES]]
-    best = sorted(range(len(sentences)),
-                  key=lambda i: (-sum(w for n, w in named if n in sentences[i].casefold()), i))[:CENTRAL_SENTENCES]
+    scores = [-sum(w for n, w in named if n in sentence) for sentence in map(str.casefold, sentences)]
+    best = sorted(range(len(sentences)), key=lambda i: (scores[i], i))[:CENTRAL_SENTENCES]
     titles = list(dict.fromkeys(p.title for p in piece if p.title))
     parts = [f"Topics: {'; '.join(titles[:CENTRAL_ENTITIES])}"] if titles else []
     parts.append("Entities: " + "; ".join(names[e] for e in central[:CENTRAL_ENTITIES]))
