@@ -68,3 +68,12 @@ def test_the_command_line_module_imports_no_command_until_one_runs() -> None:
     loaded = set(run.stdout.split())
     assert "click" in loaded
     assert not loaded & {"numpy", "scipy", "sklearn", "neo4j", "bm25s", "hippo.cli.index", "hippo.cli.ask"}
+
+
+def test_asking_imports_no_scikit_learn() -> None:
+    """`hippo ask` loads the API, and through it the indexer and the memory modules; scikit-learn
+    (~1-2 s to import) serves only indexing (GMM association) and BM25's stop words, imported
+    when those run."""
+    probe = "import sys, hippo.cli.ask; print(' '.join(sorted(sys.modules)))"
+    run = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert "hippo.api" in run.stdout.split() and "sklearn" not in run.stdout.split()

@@ -13,9 +13,6 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-from sklearn import config_context
-from sklearn.exceptions import ConvergenceWarning
-from sklearn.mixture import GaussianMixture
 from threadpoolctl import threadpool_limits
 
 TOP_CANDIDATES = 30
@@ -34,6 +31,9 @@ def gmm_select(similarities: np.ndarray, top: int = TOP_CANDIDATES) -> np.ndarra
         return order[:1]
     if float(values.max() - values.min()) < 1e-9:
         return order
+    from sklearn.exceptions import ConvergenceWarning  # here: scikit-learn takes ~2 s to import,
+    from sklearn.mixture import GaussianMixture  # which every `hippo ask` paid through the indexer
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         mixture = GaussianMixture(n_components=2, random_state=0).fit(values.reshape(-1, 1))
@@ -58,6 +58,8 @@ def associate(new: np.ndarray, earlier: np.ndarray, causal: bool = False, top: i
     each may only link to rows before its own."""
     if new.shape[0] == 0 or earlier.shape[0] == 0:
         return []
+    from sklearn import config_context
+
     first_new = earlier.shape[0] - new.shape[0]
     edges = []
     for start in range(0, new.shape[0], ROW_BLOCK):

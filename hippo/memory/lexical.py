@@ -7,20 +7,28 @@ for word. bm25s scores the units' texts: lowercased words, scikit-learn's Englis
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cache
 from typing import Any
 
 import bm25s
 import numpy as np
 import Stemmer
-from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
-STOP_WORDS = sorted(ENGLISH_STOP_WORDS | {"did", "does"})
 _STEMMER = Stemmer.Stemmer("english")
+
+
+@cache
+def stop_words() -> list[str]:
+    """scikit-learn's English stop words and "did", "does" (imported here, when first needed:
+    scikit-learn takes ~1 s to import, which every `hippo ask` paid)."""
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    return sorted(ENGLISH_STOP_WORDS | {"did", "does"})
 
 
 def _tokens(texts: list[str], **options: bool) -> Any:
     """bm25s tokens of `texts` (ids, or with return_ids=False the words)."""
-    return bm25s.tokenize(texts, stopwords=STOP_WORDS, stemmer=_STEMMER, show_progress=False, **options)
+    return bm25s.tokenize(texts, stopwords=stop_words(), stemmer=_STEMMER, show_progress=False, **options)
 
 
 class LexicalIndex:
