@@ -20,8 +20,9 @@ The same linearity makes PPR local under ANN (`backend` "auto"): all passages bu
 ones share one reset weight w0, so reset = sparse + w0 x (1 on every passage), and PPR(reset) is
 PPR(sparse) by forward push (`push_tol`; its edge work does not grow with the graph) plus w0 times
 PPR(1 on every passage), computed once per snapshot and damping by power iteration and kept in
-memory and beside the snapshot (the next process reads it). kernels.ppr normalizes its seeds and returns dangling mass along them, so that part is
-taken back to the linear (1 - d)(I - d P^T)^-1 seeds (`_linear`), the form the push computes. No
+memory and beside the snapshot (the next process reads it). kernels.ppr normalizes its seeds and
+returns dangling mass along them, so that part is taken back to the linear
+(1 - d)(I - d P^T)^-1 seeds (`_linear`), the form the push computes. No
 step of a query passes over every node (`SparseScores`): the push's state holds the nodes it
 touched (`kernels.push.PushState`), the reset stays sparse (`Reset`), and since w0 x PPR(1 on
 every passage) orders the untouched nodes the same for every query, their best are the first
