@@ -2,7 +2,8 @@
 `bench/scale_add.sh` into DIR/add1k and `bench/bench_neo4j.py --json DIR/neo4j.json`) left in DIR:
 indexing seconds and passages/s by stage (the finished runs summed: a resumed run counts each
 run's own seconds), peak RSS, disk size, warm query p50 / p95, ANN recall against exact search,
-recall on the generated questions, the 1k add and the Neo4j push. Prints Markdown.
+recall on the generated questions, and where bench/scale_full.sh ran them the cold `hippo ask`
+processes, the CLI eval, the 1k add and the Neo4j push. Prints Markdown.
 
     python bench/scale_report.py DIR
 """
@@ -83,6 +84,23 @@ def query_rows(bench: dict[str, Any], ann: dict[str, Any] | None) -> list[str]:
     return rows
 
 
+def cli_rows(folder: Path) -> list[str]:
+    """The cold `hippo ask` processes and the CLI eval (bench/scale_full.sh), where they ran."""
+    rows = []
+    for k, what in ((1, "first (computes what it keeps)"), (2, "second (reads it)")):
+        timing = _time_log(folder / f"ask{k}.log")
+        if timing:
+            rows.append(f"| cold `hippo ask --retrieve-only`, {what} | wall {timing[1]}, "
+                        f"peak RSS {timing[0]:,.0f} MiB |")
+    report, timing = _json(folder / "eval.json"), _time_log(folder / "eval.log")
+    if report is not None and timing:
+        recall = ", ".join(f"`{name}` {r['recall@2']:.1f} / {r['recall@5']:.1f}"
+                           for name, r in report["pipelines"].items())
+        rows.append(f"| `hippo eval` (CLI), {len(report['questions'])} questions: R@2 / R@5 | {recall}; wall "
+                    f"{timing[1]}, peak RSS {timing[0]:,.0f} MiB |")
+    return rows
+
+
 def add_rows(folder: Path) -> list[str]:
     """The 1k add's stage seconds, wall clock and peak RSS, where it ran."""
     report = _json(folder / "add1k" / "add.json")
@@ -113,7 +131,7 @@ def main() -> int:
     passages = int(bench["passages"])
     print(f"| {passages:,} passages | |\n| --- | ---: |")
     rows = [*indexing_rows(args.folder, passages), *query_rows(bench, _json(args.folder / "ann.json")),
-            *add_rows(args.folder), *neo4j_rows(args.folder)]
+            *cli_rows(args.folder), *add_rows(args.folder), *neo4j_rows(args.folder)]
     print("\n".join(rows))
     print(f"\nCPU flags: {' '.join(bench['host']['cpu_flags'])}; igraph PRPACK on the index graph "
           f"{bench['host']['igraph_ppr_ms']:.1f} ms a query ({bench['host']['graph_nodes']:,} nodes, "
