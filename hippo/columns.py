@@ -18,12 +18,13 @@ import shutil
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import IO, Protocol, TypeVar
+from typing import IO, Protocol, TypeVar, overload
 
 import numpy as np
 
 STRINGS = "str"  # the dtype name of a string column
 BLOCK_BYTES = 1 << 24  # numeric rows written (and read from a memory map) about this many bytes at a time
+LAZY_STRING_ROWS = 100_000  # a string column of more rows is read on demand (`StringColumn`), a smaller one whole
 
 ColumnData = np.ndarray | list[str]
 
@@ -158,19 +159,74 @@ def link_file(source: Path, target: Path) -> None:
 
 
 def read_column(folder: Path, name: str, column: Column) -> ColumnData:
-    """The rows snapshot `folder` wrote of column `name`: a read-only memory map (numeric) or a
-    list (strings)."""
+    """The rows snapshot `folder` wrote of column `name`: a read-only memory map (numeric), or
+    strings: a list, or past `LAZY_STRING_ROWS` a `StringColumn` (a list is faster to index, which
+    a warm query of a small index feels; past that size, parsing it whole costs a cold start
+    seconds and the process its memory)."""
     path = folder / name
-    if column.dtype == STRINGS:
-        with open(path, "rb") as handle:
-            raw = handle.read(column.size)
-        texts = json.loads(b"[" + raw.rstrip(b"\n").replace(b"\n", b",") + b"]")  # one parse (\n only between)
-        if len(texts) != column.rows:
-            raise ValueError(f"{path}: {len(texts)} strings, {column.rows} expected")
-        return texts
-    shape = (column.rows,) if column.width is None else (column.rows, column.width)
     if os.path.getsize(path) < column.size:
         raise ValueError(f"{path}: shorter than its {column.size} bytes")
+    if column.dtype == STRINGS:
+        strings = StringColumn(path, column)
+        return strings if column.rows > LAZY_STRING_ROWS else strings[:]
+    shape = (column.rows,) if column.width is None else (column.rows, column.width)
     if column.rows == 0:
         return np.zeros(shape, dtype=column.dtype)
     return np.memmap(path, dtype=column.dtype, mode="r", shape=shape)
+
+
+class StringColumn(Sequence[str]):
+    """A string column's rows read on demand from its memory-mapped file, each parsed the first
+    time it is asked for: a query reads a few of a large index's millions of names and ids, and
+    the process holds their bytes in the page cache rather than as Python strings."""
+
+    def __init__(self, path: Path, column: Column) -> None:
+        raw = np.memmap(path, dtype=np.uint8, mode="r", shape=(column.size,)) if column.size else np.zeros(0, np.uint8)
+        self._raw = raw
+        self._ends = np.flatnonzero(raw == ord("\n"))  # JSON escapes a string's own line breaks
+        if self._ends.size != column.rows:
+            raise ValueError(f"{path}: {self._ends.size} strings, {column.rows} expected")
+        self._parsed: dict[int, str] = {}
+
+    def __len__(self) -> int:
+        return int(self._ends.size)
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[str]: ...
+
+    def __getitem__(self, index: int | slice) -> str | list[str]:
+        if isinstance(index, slice):
+            first, stop, step = index.indices(len(self))
+            return self._rows(first, stop) if step == 1 else [self[row] for row in range(first, stop, step)]
+        row = index + len(self) if index < 0 else index
+        if not 0 <= row < len(self):
+            raise IndexError(f"row {index} of {len(self)}")
+        text = self._parsed.get(row)
+        if text is None:
+            text = self._parsed[row] = json.loads(bytes(self._raw[self._start(row):self._ends[row]]))
+        return text
+
+    def __iter__(self) -> Iterator[str]:
+        """Every row in order, parsed a block of rows at a time."""
+        block = 1 << 16
+        for first in range(0, len(self), block):
+            yield from self._rows(first, min(first + block, len(self)))
+
+    def _start(self, row: int) -> int:
+        return int(self._ends[row - 1]) + 1 if row else 0
+
+    def _rows(self, first: int, stop: int) -> list[str]:
+        """Rows `first` to `stop` (exclusive) in one JSON parse."""
+        if first >= stop:
+            return []
+        lines = bytes(self._raw[self._start(first):self._ends[stop - 1]])
+        return json.loads(b"[" + lines.replace(b"\n", b",") + b"]")
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Sequence) and len(self) == len(other) and all(
+            a == b for a, b in zip(self, other, strict=True))
+
+    __hash__ = None  # type: ignore[assignment]  # equal by value, like a list

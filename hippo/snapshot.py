@@ -63,11 +63,11 @@ class GraphSnapshot:
     """Everything retrieval needs besides passage texts. Nodes are numbered passages first
     (0..P-1), then entities (P..P+E-1)."""
 
-    passage_ids: list[str]
-    entity_ids: list[str]
-    entity_names: list[str]
-    fact_ids: list[str]
-    fact_relations: list[str]
+    passage_ids: Sequence[str]
+    entity_ids: Sequence[str]
+    entity_names: Sequence[str]
+    fact_ids: Sequence[str]
+    fact_relations: Sequence[str]
     fact_subject: np.ndarray  # entity index (0-based among entities) of each fact's subject
     fact_object: np.ndarray
     passage_vectors: np.ndarray
