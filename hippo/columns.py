@@ -26,7 +26,7 @@ STRINGS = "str"  # the dtype name of a string column
 BLOCK_BYTES = 1 << 24  # numeric rows written (and read from a memory map) about this many bytes at a time
 LAZY_STRING_ROWS = 100_000  # a string column of more rows is read on demand (`StringColumn`), a smaller one whole
 
-ColumnData = np.ndarray | list[str]
+ColumnData = np.ndarray | Sequence[str]
 
 
 @dataclass(frozen=True)
