@@ -78,7 +78,7 @@ def ppr(
     host = seeds.detach().cpu().numpy() if is_torch else seeds
     unit = check_seeds(host.astype(np.float32 if host.dtype == np.float32 else np.float64, copy=False), n)
     if chosen == "push":
-        from kernels.push import ppr_push
+        from kernels.push_jit import ppr_push
 
         scores = ppr_push(adjacency, out_weight, unit, damping, tol)
     else:

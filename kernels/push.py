@@ -1,4 +1,4 @@
-"""Local forward-push approximate PPR (Andersen-Chung-Lang), vectorized over a frontier.
+"""Local forward-push approximate PPR (Andersen-Chung-Lang): its bound, and a state vectorized over a frontier.
 
 Each round pushes every node ``u`` whose residual exceeds ``eps * max(outdeg(u), 1)``: a fraction
 ``1 - d`` of ``r[u]`` is settled into the estimate ``p[u]``, ``d * r[u]`` is spread over ``u``'s out-edges
@@ -9,8 +9,8 @@ by weight, or, for a dangling node, back along the seed vector (PRPACK's convent
     ||x - (p + r)||_1 <= 2 * sum(r) <= 2 * eps * sum_u max(outdeg(u), 1) = 2 * eps * (nnz + n_dangling).
 
 Work is about ``1 / ((1 - d) eps)`` edge visits at most, independent of graph size, so it wins on large
-graphs with few seeds; on small graphs the exact backends are as fast. A batch's columns are pushed on a
-thread per core (numpy's gathers and scatters release the GIL).
+graphs with few seeds; on small graphs the exact backends are as fast. ``kernels.ppr(backend="push")``
+runs the compiled queue-based push of `kernels.push_jit`, a batch's columns on a thread per core.
 
 ``PushState`` pushes the linear form ``(1 - d)(I - d M)^-1 s`` instead (signed seeds, a dangling node's
 mass left there, no normalization) with the same bound in the seeds' own units, and its state stays at
@@ -20,34 +20,8 @@ under ANN).
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
-
 import numpy as np
 import scipy.sparse as sp
-
-from kernels.cpu import usable_cores
-
-
-def forward_push(
-    adjacency: sp.csr_matrix, out_weight: np.ndarray, seed_nodes: np.ndarray, seed_mass: np.ndarray,
-    damping: float, threshold: np.ndarray, out: np.ndarray,
-) -> None:
-    """Approximate PPR of one unit seed vector, given by its non-zero nodes and their mass, by
-    synchronous forward push; writes ``p + r`` into ``out`` (n,). ``threshold`` is each node's
-    ``eps * max(outdeg, 1)``."""
-    seed_mass = seed_mass.astype(np.float64)
-    estimate = np.zeros(adjacency.shape[0])
-    residual = np.zeros(adjacency.shape[0])
-    residual[seed_nodes] = seed_mass
-    frontier = seed_nodes  # always push the seeds once
-    while frontier.size:
-        targets, mass = _push_frontier(adjacency, out_weight, estimate, residual, frontier, damping)
-        dangling = out_weight[frontier] <= 0
-        if dangling.any():
-            residual[seed_nodes] += damping * mass[dangling].sum() * seed_mass
-            targets = np.concatenate([targets, seed_nodes])
-        frontier = np.unique(targets[residual[targets] > threshold[targets]])
-    np.add(estimate, residual, out=out, casting="same_kind")
 
 
 class PushState:
@@ -144,28 +118,3 @@ def _row_slots(indptr: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.nda
 def push_degrees(adjacency: sp.csr_matrix) -> np.ndarray:
     """Each node's out-degree, at least 1: a node's push threshold is the tolerance times this."""
     return np.maximum(np.diff(adjacency.indptr), 1)
-
-
-def ppr_push(
-    adjacency: sp.csr_matrix, out_weight: np.ndarray, seeds: np.ndarray, damping: float, eps: float
-) -> np.ndarray:
-    """Forward push for each column of (n, b) unit ``seeds``, the columns spread over the cores; result
-    in the seeds' dtype, column-major (each column is written whole: a column of a row-major (n, b)
-    array is one cache miss per entry, which cost more than a push itself)."""
-    threshold = eps * push_degrees(adjacency)
-    columns, nodes = np.nonzero(seeds.T)  # by column, then node
-    bounds = np.searchsorted(columns, np.arange(seeds.shape[1] + 1))
-    result = np.empty(seeds.shape[::-1], dtype=seeds.dtype)  # (b, n): a contiguous row per column
-
-    def solve(column: int) -> None:
-        seed_nodes = nodes[bounds[column]:bounds[column + 1]]
-        forward_push(adjacency, out_weight, seed_nodes, seeds[seed_nodes, column], damping, threshold,
-                     result[column])
-
-    if seeds.shape[1] <= 1:
-        for column in range(seeds.shape[1]):
-            solve(column)
-    else:
-        with ThreadPoolExecutor(min(usable_cores(), seeds.shape[1])) as pool:
-            list(pool.map(solve, range(seeds.shape[1])))
-    return result.T
