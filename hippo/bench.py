@@ -135,7 +135,23 @@ def cpu_flags() -> list[str]:
             line = next((line for line in info if line.startswith("flags")), "")
     except OSError:
         return [platform.processor() or platform.machine()]
-    return sorted(flag for flag in line.partition(":")[2].split() if VECTOR_FLAGS.fullmatch(flag))
+    flags = sorted(flag for flag in line.partition(":")[2].split() if VECTOR_FLAGS.fullmatch(flag))
+    if "avx512f" in flags and not _cpuid_reports("AVX512F"):  # CPUID masked (bench/avx2_only.sh)
+        flags = [flag for flag in flags if not flag.startswith(("avx512", "amx", "avx_vnni"))]
+    return flags
+
+
+def _cpuid_reports(feature: str) -> bool:
+    """Whether CPUID, as the libraries read it to pick their kernels, reports ``feature`` (numpy's
+    names); True where numpy does not say."""
+    try:
+        from numpy._core._multiarray_umath import __cpu_features__ as features
+    except ImportError:  # numpy 1.x
+        try:
+            from numpy.core._multiarray_umath import __cpu_features__ as features
+        except ImportError:
+            return True
+    return bool(features.get(feature, True))
 
 
 def host_reference(index_dir: Path, queries: int = 20, damping: float = 0.5) -> HostReference:

@@ -50,3 +50,28 @@ def test_scale_report_sums_the_finished_runs(tmp_path: Path) -> None:
     assert "| **total** | **60 s (13.3 passages/s)** |" in lines
     assert "| peak RSS, indexing process (largest run) | 2,048 MiB |" in lines
     assert "| `hipporag2` warm p50 / p95 (`hippo bench`) | 12.0 / 20.0 ms (stage means, ms: link 5.0) |" in lines
+
+
+def _cpuid_faulting() -> bool:
+    try:
+        return " cpuid_fault" in Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not _cpuid_faulting(), reason="bench/avx2_only.sh needs Linux CPUID faulting (flag cpuid_fault)")
+def test_avx2_only_hides_avx512_and_keeps_real_faults(tmp_path: Path) -> None:
+    """bench/avx2_only.sh: numpy reads CPUID without AVX-512 and `hippo bench` reports the flags the
+    libraries dispatch on; a real segmentation fault still kills the process as SIGSEGV."""
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    probe = ("from numpy._core._multiarray_umath import __cpu_features__ as f; from hippo.bench import cpu_flags; "
+             "print(f['AVX512F'], f['AVX2'], ' '.join(cpu_flags()))")
+    shown = subprocess.run(["bench/avx2_only.sh", sys.executable, "-c", probe], capture_output=True, text=True,
+                           cwd=REPO, env=env, timeout=120)
+    assert shown.returncode == 0, shown.stderr
+    avx512, avx2, flags = shown.stdout.split(maxsplit=2)
+    assert (avx512, avx2) == ("False", "True")
+    assert "avx2" in flags.split() and not any(flag.startswith(("avx512", "amx")) for flag in flags.split())
+    crash = subprocess.run(["bench/avx2_only.sh", sys.executable, "-c", "import ctypes; ctypes.string_at(0)"],
+                           capture_output=True, cwd=REPO, env=env, timeout=120)
+    assert crash.returncode == -11
