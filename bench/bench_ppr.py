@@ -18,7 +18,7 @@ import networkx as nx
 import numpy as np
 import scipy.sparse as sp
 
-import kernels
+import hippo_kernels as kernels
 
 REPS = 20  # timed repetitions of one GPU step
 
@@ -138,7 +138,7 @@ def print_bandwidth(adjacency: sp.csr_matrix, batch: np.ndarray, args: argparse.
     """Achieved memory bandwidth of the Triton step (lower bound: every gathered row read once from DRAM)."""
     import torch
 
-    from kernels.triton_ppr import make_step
+    from hippo_kernels.triton_ppr import make_step
 
     props = torch.cuda.get_device_properties(0)
     peak = args.peak_gbs or 2 * props.memory_clock_rate * 1e3 * props.memory_bus_width / 8 / 1e9

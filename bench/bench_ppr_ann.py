@@ -25,9 +25,9 @@ from types import SimpleNamespace
 import numpy as np
 from bench_ppr import synthetic_graph  # bench/ is on the path when run as `python bench/...`
 
-import kernels
+import hippo_kernels as kernels
 from hippo.stages.ppr import TOP_NODES, DenseScores, PPRStage, Reset, Scores, _linear, _most_common
-from kernels.push_jit import forward_push
+from hippo_kernels.push_jit import forward_push
 
 SHARED_PRIOR = 0.05 * 0.3  # passage_weight x a far passage's min-max scaled cosine
 CHECKED = 3  # resets also solved by power iteration and a converged PPR for the accuracy lines

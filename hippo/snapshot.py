@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import scipy.sparse as sp
 
-import kernels
+import hippo_kernels as kernels
 from hippo.ann import UnitIndex, build_ann, extend_ann, load_ann, save_ann
 from hippo.columns import STRINGS, Column, ColumnData, read_column, sync, write_column
 from hippo.corpus import Passage

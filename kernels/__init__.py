@@ -4,7 +4,7 @@
 lazily so ``import kernels`` stays light.
 """
 
-from kernels.api import ppr, prepare
-from kernels.graph import Graph
+from hippo_kernels.api import ppr, prepare
+from hippo_kernels.graph import Graph
 
 __all__ = ["Graph", "ppr", "prepare"]

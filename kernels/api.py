@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from kernels.graph import Graph
-from kernels.validate import check_params, check_seeds
+from hippo_kernels.graph import Graph
+from hippo_kernels.validate import check_params, check_seeds
 
 
 def prepare(adjacency: sp.csr_matrix) -> Graph:
@@ -67,7 +67,7 @@ def ppr(
     chosen = _resolve(backend, seeds if is_torch else None)
     if chosen == "triton":
         torch = _torch()
-        from kernels.triton_ppr import ppr_triton
+        from hippo_kernels.triton_ppr import ppr_triton
 
         tensor = seeds if is_torch else torch.from_numpy(seeds).to("cuda" if torch.cuda.is_available() else "cpu")
         tensor = tensor if tensor.dtype in (torch.float32, torch.float64) else tensor.to(torch.float64)
@@ -78,11 +78,11 @@ def ppr(
     host = seeds.detach().cpu().numpy() if is_torch else seeds
     unit = check_seeds(host.astype(np.float32 if host.dtype == np.float32 else np.float64, copy=False), n)
     if chosen == "push":
-        from kernels.push_jit import ppr_push
+        from hippo_kernels.push_jit import ppr_push
 
         scores = ppr_push(adjacency, out_weight, unit, damping, tol)
     else:
-        from kernels.cpu import ppr_cpu
+        from hippo_kernels.cpu import ppr_cpu
 
         scores = ppr_cpu(graph, unit, damping, tol, max_iter)
     if is_torch:

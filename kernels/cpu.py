@@ -12,10 +12,10 @@ import numpy as np
 import scipy.sparse as sp
 from threadpoolctl import ThreadpoolController
 
-from kernels.iterate import Step, power_iterate
+from hippo_kernels.iterate import Step, power_iterate
 
 if TYPE_CHECKING:
-    from kernels.graph import Graph
+    from hippo_kernels.graph import Graph
 
 SPARSE_FRACTION = 0.25  # iterate on the non-zero rows only while they are fewer than this fraction of n
 # Add the teleport through the seeds' non-zeros only while they are fewer than this fraction of the entries:

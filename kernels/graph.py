@@ -11,9 +11,9 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import reverse_cuthill_mckee
 
-from kernels.cpu import transition
-from kernels.push import PushState, push_degrees
-from kernels.validate import check_graph
+from hippo_kernels.cpu import transition
+from hippo_kernels.push import PushState, push_degrees
+from hippo_kernels.validate import check_graph
 
 
 class Graph:

@@ -13,8 +13,8 @@ import numpy as np
 import scipy.sparse as sp
 from numba import njit
 
-from kernels.cpu import usable_cores
-from kernels.push import push_degrees
+from hippo_kernels.cpu import usable_cores
+from hippo_kernels.push import push_degrees
 
 
 def ppr_push(

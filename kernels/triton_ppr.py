@@ -17,7 +17,7 @@ import torch
 import triton
 import triton.language as tl
 
-from kernels.iterate import Step, power_iterate
+from hippo_kernels.iterate import Step, power_iterate
 
 BLOCK_R = 16  # output rows per program
 BLOCK_K = 16  # in-edges per row loaded per loop step

@@ -14,7 +14,7 @@ import pytest
 import scipy.sparse as sp
 from click.testing import CliRunner
 
-import kernels
+import hippo_kernels as kernels
 from hippo import ann
 from hippo.ann import CANDIDATES, UNIT_ARRAYS, build_ann, extend_ann, load_ann, save_ann
 from hippo.api import Hippo
@@ -27,7 +27,7 @@ from hippo.stages.link import LinkStage
 from hippo.stages.ppr import DenseScores, PPRStage, Reset, _linear
 from hippo.stages.state import RetrievalState
 from hippo.store import IndexStore
-from kernels.push import PushState
+from hippo_kernels.push import PushState
 from tests.conftest import SAMPLE, SAMPLE_QUESTIONS
 from tests.test_kernels import random_graph
 

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-import kernels
-from kernels.push import PushState
+import hippo_kernels as kernels
+from hippo_kernels.push import PushState
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -155,7 +155,7 @@ def test_triton_without_cuda_or_interpreter_is_refused(monkeypatch: pytest.Monke
 def test_import_is_light_and_auto_uses_cpu_without_gpu() -> None:
     code = "import sys, kernels; assert 'torch' not in sys.modules and 'triton' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
-    from kernels.api import _resolve
+    from hippo_kernels.api import _resolve
 
     torch = pytest.importorskip("torch")
     assert _resolve("auto", None) == ("triton" if torch.cuda.is_available() else "cpu")
@@ -209,7 +209,7 @@ def test_dense_seeds_in_a_large_batch() -> None:
 
 def test_sparse_first_hops_match_prpack(monkeypatch: pytest.MonkeyPatch) -> None:
     """The row-restricted steps used on large graphs while the iterate has few non-zero rows."""
-    from kernels import cpu
+    from hippo_kernels import cpu
 
     monkeypatch.setattr(cpu, "SPARSE_MIN_EDGES", 0)
     adjacency = random_graph(2000, 15)
@@ -232,7 +232,7 @@ def test_float32_batch_keeps_sums_exact_on_long_columns() -> None:
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_column_blocks_of_large_graphs_match_prpack(monkeypatch: pytest.MonkeyPatch, dtype: type) -> None:
     """Large graphs iterate a batch in narrow column blocks; a ragged last block included."""
-    from kernels import cpu
+    from hippo_kernels import cpu
 
     monkeypatch.setattr(cpu, "BLOCK_MIN_EDGES", 0)
     adjacency = random_graph(400, 18)
@@ -244,7 +244,7 @@ def test_column_blocks_of_large_graphs_match_prpack(monkeypatch: pytest.MonkeyPa
 
 def test_row_split_products_and_a_prepared_graph_match_prpack(monkeypatch: pytest.MonkeyPatch) -> None:
     """One query on a large graph splits each product's rows over the cores; a prepared graph reused."""
-    from kernels import cpu
+    from hippo_kernels import cpu
 
     monkeypatch.setattr(cpu, "SPLIT_MIN_EDGES", 0)
     monkeypatch.setattr(cpu, "usable_cores", lambda: 3)
@@ -281,7 +281,7 @@ def test_local_renumbering_is_a_permutation_that_brings_neighbours_close() -> No
 
 @pytest.mark.parametrize("fraction", [0.0, 1.0])
 def test_teleport_by_non_zeros_or_whole_seeds_match_prpack(monkeypatch: pytest.MonkeyPatch, fraction: float) -> None:
-    from kernels import cpu
+    from hippo_kernels import cpu
 
     monkeypatch.setattr(cpu, "TELEPORT_SPARSE_FRACTION", fraction)
     adjacency = random_graph(300, 21)

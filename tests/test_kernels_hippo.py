@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import kernels
+import hippo_kernels as kernels
 from tests.test_kernels import prpack, top
 
 pytestmark = pytest.mark.slow  # builds the sample index with the real models (shared per session)

@@ -15,8 +15,8 @@ import scipy.sparse as sp
 torch = pytest.importorskip("torch")
 pytest.importorskip("triton")
 
-import kernels  # noqa: E402
-from kernels import cpu  # noqa: E402
+import hippo_kernels as kernels  # noqa: E402
+from hippo_kernels import cpu  # noqa: E402
 from tests.test_kernels import prpack, random_graph, random_seeds, top  # noqa: E402
 
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
@@ -25,7 +25,7 @@ INTERPRET = {} if DEVICE == "cuda" else {"TRITON_INTERPRET": "1"}
 with pytest.MonkeyPatch.context() as _patch:
     for _name, _value in INTERPRET.items():
         _patch.setenv(_name, _value)
-    triton_ppr = importlib.import_module("kernels.triton_ppr")
+    triton_ppr = importlib.import_module("hippo_kernels.triton_ppr")
 
 
 @pytest.fixture(autouse=True)

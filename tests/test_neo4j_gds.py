@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import kernels
+import hippo_kernels as kernels
 from hippo.graph import entity_id
 from hippo.indexer import Indexer
 from hippo.neo4j.connection import open_session

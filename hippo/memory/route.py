@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-import kernels
+import hippo_kernels as kernels
 from hippo.memory.view import MemoryView
 
 TEMPERATURE = 0.2

@@ -39,7 +39,7 @@ from typing import Any, Literal, Protocol
 
 import numpy as np
 
-import kernels
+import hippo_kernels as kernels
 from hippo.corpus import Passage
 from hippo.errors import HippoError
 from hippo.snapshot import kept_array
@@ -48,7 +48,7 @@ from hippo.stages.registry import register_stage
 from hippo.stages.scoring import min_max, rank_by_scores
 from hippo.stages.stage import Stage, setting
 from hippo.stages.state import Level, RetrievalState
-from kernels.push import PushState
+from hippo_kernels.push import PushState
 
 PASSAGE_LEVEL = "passages"
 TOP_NODES = 10
