@@ -153,7 +153,7 @@ def test_triton_without_cuda_or_interpreter_is_refused(monkeypatch: pytest.Monke
 
 
 def test_import_is_light_and_auto_uses_cpu_without_gpu() -> None:
-    code = "import sys, kernels; assert 'torch' not in sys.modules and 'triton' not in sys.modules"
+    code = "import sys, hippo_kernels; assert 'torch' not in sys.modules and 'triton' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)})
     from hippo_kernels.api import _resolve
 
@@ -258,7 +258,7 @@ def test_row_split_products_and_a_prepared_graph_match_prpack(monkeypatch: pytes
 
 
 def test_auto_on_a_host_without_gpu_devices_leaves_torch_unimported() -> None:
-    code = ("import sys, kernels.api as api; api._gpu_device_files = lambda: False; "
+    code = ("import sys, hippo_kernels.api as api; api._gpu_device_files = lambda: False; "
             "assert api._resolve('auto', None) == 'cpu'; assert 'torch' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[1])
 

@@ -1,6 +1,7 @@
-"""What `pip install` ships: pyproject.toml lists the packages by hand (kernels/ installs as
-`hippo_kernels`), so every package folder must be listed, and nothing may import a top-level
-`kernels`: transformers requires Hugging Face's package of that name, which would answer."""
+"""What `pip install` ships: pyproject.toml lists the packages by hand (the PPR kernels are
+kernels/hippo_kernels), so every package folder must be listed; nothing may import a top-level
+`kernels` and no `kernels` package may sit at the repository root: transformers imports Hugging
+Face's package of that name, and either would shadow the other."""
 
 from __future__ import annotations
 
@@ -15,8 +16,9 @@ def test_pyproject_lists_every_package() -> None:
     setuptools = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
     folders = {".".join(init.parent.relative_to(REPO).parts) for init in (REPO / "hippo").rglob("__init__.py")}
     assert set(setuptools["packages"]) == folders | {"hippo_kernels", "pipelines"}
-    assert setuptools["package-dir"] == {"hippo_kernels": "kernels"}
-    assert (REPO / "kernels" / "__init__.py").is_file() and (REPO / "pipelines" / "__init__.py").is_file()
+    assert setuptools["package-dir"] == {"hippo_kernels": "kernels/hippo_kernels"}
+    assert (REPO / "kernels" / "hippo_kernels" / "__init__.py").is_file()
+    assert not (REPO / "kernels" / "__init__.py").exists()
 
 
 def _top_level_imports(path: Path) -> set[str]:

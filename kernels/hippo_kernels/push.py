@@ -10,7 +10,7 @@ by weight, or, for a dangling node, back along the seed vector (PRPACK's convent
 
 Work is about ``1 / ((1 - d) eps)`` edge visits at most, independent of graph size, so it wins on large
 graphs with few seeds; on small graphs the exact backends are as fast. ``kernels.ppr(backend="push")``
-runs the compiled queue-based push of `kernels.push_jit`, a batch's columns on a thread per core.
+runs the compiled queue-based push of `hippo_kernels.push_jit`, a batch's columns on a thread per core.
 
 ``PushState`` pushes the linear form ``(1 - d)(I - d M)^-1 s`` instead (signed seeds, a dangling node's
 mass left there, no normalization) with the same bound in the seeds' own units, and its state stays at
