@@ -1,9 +1,10 @@
 """Forward push of one seed vector compiled by numba: a queue of the nodes whose residual is over
-their threshold, each pushed as it comes out (Andersen-Chung-Lang), instead of `kernels.push`'s
-rounds of numpy gathers and scatters over a whole frontier. The same invariant and bound hold
-(see kernels.push); the order of pushes differs, so the result differs within that bound. It
-releases the GIL, so a batch's columns run on a thread per core. Compiled once per machine
-(numba's on-disk cache) on the first call."""
+their threshold, each pushed as it comes out (Andersen-Chung-Lang), where numpy would push a
+whole frontier a round (`PushState` still does). The invariant and bound of `hippo_kernels.push`
+hold; the order of pushes differs from a round-by-round push, so the result differs within that
+bound. It releases the GIL, so a batch's columns run on a thread per core. Compiled once per
+machine (numba's on-disk cache) on the first call; a process's first call imports numba and
+loads the compiled code (~1 s)."""
 
 from __future__ import annotations
 
