@@ -3,8 +3,8 @@ their threshold, each pushed as it comes out (Andersen-Chung-Lang), where numpy 
 whole frontier a round (`PushState` still does). The invariant and bound of `hippo_kernels.push`
 hold; the order of pushes differs from a round-by-round push, so the result differs within that
 bound. It releases the GIL, so a batch's columns run on a thread per core. Compiled once per
-machine (numba's on-disk cache) on the first call; a process's first call imports numba and
-loads the compiled code (~1 s)."""
+machine (numba's on-disk cache) on the first call (~0.9 s); a process's first call imports numba and
+loads the compiled code (~0.4 s)."""
 
 from __future__ import annotations
 
