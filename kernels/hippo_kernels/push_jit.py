@@ -92,9 +92,7 @@ def push_column(
         node = seed_nodes[i]
         residual[node] += seed_mass[i]
         if not queued[node]:
-            queued[node] = True
-            queue[(head + size) % n] = node
-            size += 1
+            size = _enqueue(node, queued, queue, head, size)
     while size > 0:
         node = queue[head]
         head = (head + 1) % n
@@ -110,17 +108,21 @@ def push_column(
                 target = indices[slot]
                 residual[target] += share * data[slot]
                 if not queued[target] and residual[target] > threshold[target]:
-                    queued[target] = True
-                    queue[(head + size) % n] = target
-                    size += 1
+                    size = _enqueue(target, queued, queue, head, size)
         else:
             for i in range(seed_nodes.shape[0]):
                 target = seed_nodes[i]
                 residual[target] += damping * mass * seed_mass[i]
                 if not queued[target] and residual[target] > threshold[target]:
-                    queued[target] = True
-                    queue[(head + size) % n] = target
-                    size += 1
+                    size = _enqueue(target, queued, queue, head, size)
     for node in range(n):
         out[node] += residual[node]
         residual[node] = 0.0
+
+
+@njit(nogil=True, cache=True, inline="always")
+def _enqueue(node: int, queued: np.ndarray, queue: np.ndarray, head: int, size: int) -> int:  # pragma: no cover
+    """Appends ``node`` to the ring ``queue`` of ``size`` entries from ``head``; returns the new size."""
+    queued[node] = True
+    queue[(head + size) % queue.shape[0]] = node
+    return size + 1
