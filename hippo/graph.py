@@ -86,6 +86,17 @@ class SynonymPairs:
         """One int64 per pair, first * width + second (`width` above every row): equal pairs, equal keys."""
         return self.first * width + self.second
 
+    def missing_from(self, other: SynonymPairs, width: int) -> np.ndarray:
+        """Mask of these pairs that `other` lacks (`width` as for `keys`): both key arrays sorted,
+        one searched in the other in order (np.isin hashes both: ~5x slower at 5M pairs)."""
+        mine, theirs = self.keys(width), np.sort(other.keys(width))
+        missing = np.ones(mine.size, dtype=bool)
+        if theirs.size:
+            order = np.argsort(mine)
+            ordered = mine[order]
+            missing[order] = theirs[np.minimum(np.searchsorted(theirs, ordered), theirs.size - 1)] != ordered
+        return missing
+
     def take(self, which: np.ndarray) -> SynonymPairs:
         """The pairs at positions (or boolean mask) `which`."""
         return SynonymPairs(self.first[which], self.second[which], self.cosine[which])

@@ -215,8 +215,8 @@ class SnapshotBuild:
             store.replace_derived(self.derived, [(ids[i], ids[j], s) for i, j, s in synonyms])
             return
         before = self._previous_pairs()
-        before_keys, keys = before.keys(len(ids)), synonyms.keys(len(ids))
-        gone, fresh = before.take(~np.isin(before_keys, keys)), synonyms.take(~np.isin(keys, before_keys))
+        gone = before.take(before.missing_from(synonyms, len(ids)))
+        fresh = synonyms.take(synonyms.missing_from(before, len(ids)))
         store.add_derived(self.derived, sorted((ids[i], ids[j]) for i, j, _ in gone),
                           [(ids[i], ids[j], s) for i, j, s in fresh])
 

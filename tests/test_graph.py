@@ -138,3 +138,16 @@ def test_sparse_nonzero_equals_numpy_nonzero(shape: tuple[int, int], density: fl
     got = sparse_nonzero(mask)
     expected = np.nonzero(mask)
     assert np.array_equal(got[0], expected[0]) and np.array_equal(got[1], expected[1])
+
+
+def test_missing_from_matches_isin() -> None:
+    """The pairs one set lacks of another: np.isin's answer, duplicates and an empty set included."""
+    rng = np.random.default_rng(3)
+    first, second = rng.integers(0, 40, 300), rng.integers(0, 40, 300)
+    mine = SynonymPairs(first, second, np.ones(300, dtype=np.float32))
+    theirs = SynonymPairs(first[::3] + (first[::3] % 2), second[::3], np.ones(100, dtype=np.float32))
+    expected = ~np.isin(mine.keys(40), theirs.keys(40))
+    assert 0 < expected.sum() < 300
+    assert np.array_equal(mine.missing_from(theirs, 40), expected)
+    assert mine.missing_from(SynonymPairs.empty(), 40).all()
+    assert not SynonymPairs.empty().missing_from(mine, 40).size
