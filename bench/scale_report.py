@@ -47,12 +47,13 @@ def indexing_rows(folder: Path, passages: int) -> list[str]:
         workers += report["worker_peak_rss_mb"]
         for stage, value in report["seconds"].items():
             seconds[stage] = seconds.get(stage, 0.0) + value
+    only = " (finished runs only: an interrupted run reports nothing)" if finished < len(runs) else ""
     rows = [f"| index runs (finished / all) | {finished} / {len(runs)} |",
-            f"| strings embedded | {strings:,} |"]
+            f"| strings embedded{only} | {strings:,} |"]
     rows += [f"| {stage} | {value:,.1f} s ({passages / value:,.0f} passages/s) |" if value >= 0.05
              else f"| {stage} | {value:.2f} s |" for stage, value in seconds.items()]
     total = sum(seconds.values())
-    rows.append(f"| **total** | **{total:,.0f} s ({passages / total:,.1f} passages/s)** |" if total
+    rows.append(f"| **total**{only} | **{total:,.0f} s ({passages / total:,.1f} passages/s)** |" if total
                 else "| total | - |")
     peaks = [p for p in map(_time_log, (run.with_suffix(".log") for run in runs)) if p]
     if peaks:

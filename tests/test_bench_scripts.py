@@ -30,7 +30,8 @@ def test_bench_script_help_runs(script: Path) -> None:
 
 def test_scale_report_sums_the_finished_runs(tmp_path: Path) -> None:
     """bench/scale_report.py on the files of a resumed scale.sh run: the interrupted run's empty
-    report is left out, the others' stage seconds are summed and divided into the passages."""
+    report is left out (and the sums say so), the others' stage seconds are summed and divided into
+    the passages."""
     run = {"strings_embedded": 300, "worker_peak_rss_mb": [200.0], "seconds": {"extract": 10.0, "embed": 20.0}}
     (tmp_path / "index-run1.json").write_text("")
     (tmp_path / "index-run2.json").write_text(json.dumps(run))
@@ -47,7 +48,9 @@ def test_scale_report_sums_the_finished_runs(tmp_path: Path) -> None:
     lines = result.stdout.splitlines()
     assert "| index runs (finished / all) | 2 / 3 |" in lines
     assert "| extract | 40.0 s (20 passages/s) |" in lines
-    assert "| **total** | **60 s (13.3 passages/s)** |" in lines
+    only = " (finished runs only: an interrupted run reports nothing)"
+    assert f"| strings embedded{only} | 600 |" in lines
+    assert f"| **total**{only} | **60 s (13.3 passages/s)** |" in lines
     assert "| peak RSS, indexing process (largest run) | 2,048 MiB |" in lines
     assert "| `hipporag2` warm p50 / p95 (`hippo bench`) | 12.0 / 20.0 ms (stage means, ms: link 5.0) |" in lines
 
